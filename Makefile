@@ -1,0 +1,55 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+VENV      ?= .venv
+PYTHON    ?= python3
+PY        := $(VENV)/bin/python
+QA        := $(VENV)/bin/qa
+INDEX_DIR ?= data/index
+HOST      ?= 127.0.0.1
+PORT      ?= 8000
+STAMP     := $(VENV)/.installed
+
+.PHONY: install model index run serve test test-fast browser bench lint clean
+
+# torch first and exactly pinned: it is a CPU wheel on this machine's disk; anything looser pulls a CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+model: install
+	$(QA) prepare
+
+index: model
+	@if [ -f $(INDEX_DIR)/manifest.json ]; then echo "index present at $(INDEX_DIR) (rebuild with: $(QA) build --source seeds)"; \
+	else $(QA) build --source seeds --index $(INDEX_DIR); fi
+
+run: index
+	$(QA) serve --index $(INDEX_DIR) --host $(HOST) --port $(PORT)
+
+serve: run
+
+# The page tests drive Debian's Chromium; install it when missing (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: install model browser
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+bench: install model
+	$(PY) -m bench.run_all
+
+lint: install
+	$(VENV)/bin/ruff check qa embeddings tests bench
+
+clean:
+	rm -rf $(VENV) .cache data .pytest_cache .hypothesis

@@ -1,0 +1,70 @@
+"""JSON API: ask, documents, health, and the admin reload."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+
+from .errors import AdminDisabled, DocumentNotFound, Unauthorized
+from .schemas import AskRequest, AskResponse, DocumentOut, ErrorOut, HealthOut
+from .service import Service
+
+ERRORS = {status: {"model": ErrorOut} for status in (400, 401, 403, 404, 413, 422, 503)}
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+@router.post("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question")
+def ask(body: AskRequest, service: ServiceDep) -> AskResponse:
+    """Return the passages that answer the question, each cited, and the answer sentence when one is reliable."""
+    return AskResponse.from_result(service.ask(body.question, body.top_k))
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentOut, responses=ERRORS, summary="One source document")
+def document(doc_id: str, service: ServiceDep) -> DocumentOut:
+    """The document's title, source file and full text (the text the offsets point into)."""
+    doc = service.current().index.documents.get(doc_id)
+    if doc is None:
+        raise DocumentNotFound(f"no document {doc_id!r} in the index")
+    return DocumentOut(id=doc.id, title=doc.title, source=doc.source, encoding=doc.encoding, text=doc.text)
+
+
+@router.get("/health", response_model=HealthOut, summary="Model and index status")
+def health(service: ServiceDep) -> HealthOut:
+    """Model, dimension, document and passage counts and the index build time (``ok`` false without an index)."""
+    retriever = service.retriever
+    if retriever is None:
+        return HealthOut(
+            ok=False, model=service.embedder.name, dim=service.embedder.dim, documents=0, passages=0,
+            built_at=None, index=str(service.index_dir), error=service.error.message if service.error else None,
+        )
+    index = retriever.index
+    return HealthOut(
+        ok=True, model=index.manifest.get("model"), dim=index.manifest.get("dim"), documents=len(index.documents),
+        passages=len(index.passages), built_at=index.built_at, index=str(index.path),
+    )
+
+
+def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    token = request.app.state.service.settings.admin_token
+    if not token:
+        raise AdminDisabled("admin endpoints are off; set QA_ADMIN_TOKEN to enable them")
+    if authorization != f"Bearer {token}":
+        raise Unauthorized("admin token missing or wrong: send 'Authorization: Bearer <QA_ADMIN_TOKEN>'")
+
+
+@router.post("/admin/reload", response_model=HealthOut, responses=ERRORS, dependencies=[Depends(require_admin)],
+             summary="Reload the index now (admin)")
+def reload(service: ServiceDep) -> HealthOut:
+    """Load the index directory again (a rebuilt index is also picked up by itself within seconds)."""
+    service.reload()
+    if service.retriever is None and service.error is not None:
+        raise service.error
+    return health(service)

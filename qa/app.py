@@ -1,0 +1,163 @@
+"""The FastAPI application, built from settings: ``create_app(settings, embedder=..., index=...)``."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from importlib import import_module
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from embeddings import Embedder, load_embedder
+
+from . import __version__
+from .errors import Overloaded, QAError
+from .service import Service
+from .settings import Settings
+from .store import CorpusIndex
+
+log = logging.getLogger("qa")
+
+
+def error_body(status: int, message: str) -> dict:
+    """The one JSON error shape."""
+    return {"ok": False, "status": status, "error": message}
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
+        if err.get("type") == "json_invalid":
+            return "request body is not valid JSON"
+        msg = err.get("msg", "invalid")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "invalid request"
+
+
+def wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+
+
+class BodyLimit:
+    """Reject request bodies over ``limit`` bytes with 413 before they are read whole."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _send_json(send, 413, f"request body too large (at most {self.limit} bytes)")
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _send_json(send, 413, f"request body too large (at most {self.limit} bytes)")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _send_json(send: Send, status: int, message: str) -> None:
+    response = JSONResponse(error_body(status, message), status_code=status)
+    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    index: CorpusIndex | None = None,
+    watch: bool = True,
+) -> FastAPI:
+    """Build the app. Without ``embedder`` the model named by the settings is loaded at start-up.
+
+    Args:
+        settings: the service settings (defaults read ``QA_*`` from the environment).
+        embedder: an already loaded model (tests share one).
+        index: an already loaded index; otherwise ``settings.index_dir`` is loaded, and a missing or
+            damaged index leaves the app running and answering 503 with how to rebuild.
+        watch: poll for a rebuilt index and swap it in.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        service: Service = app.state.service
+        if watch:
+            service.watch()
+        yield
+        service.stop()
+
+    app = FastAPI(
+        title="qa: cited answers from Chinese documents",
+        version=__version__,
+        description="Retrieval-first question answering. Every error is `{ok: false, status, error}`.",
+        lifespan=lifespan,
+    )
+    model = embedder or load_embedder(
+        settings.model, cache_dir=settings.cache_dir, backend=settings.backend, query_threads=settings.query_threads
+    )
+    app.state.settings = settings
+    app.state.service = Service(settings, model, index)
+
+    def render_error(request: Request, status: int, message: str, headers: dict | None = None):
+        if wants_html(request):
+            pages = import_module("qa.pages")
+            return pages.render_error(request, status, message, headers)
+        return JSONResponse(error_body(status, message), status_code=status, headers=headers)
+
+    @app.exception_handler(QAError)
+    async def qa_error(request: Request, exc: QAError):
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
+        return render_error(request, exc.status, exc.message, headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        messages = {404: "not found", 405: "method not allowed"}
+        message = exc.detail if isinstance(exc.detail, str) and exc.detail not in ("Not Found", "Method Not Allowed") \
+            else messages.get(exc.status_code, str(exc.detail))
+        return render_error(request, exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        return render_error(request, 422, _validation_message(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s", request.url.path)
+        return render_error(request, 500, "internal error; the server log has the details")
+
+    from .api import router as api_router
+
+    app.include_router(api_router)
+    try:
+        pages = import_module("qa.pages")
+    except ModuleNotFoundError as exc:
+        if exc.name != "qa.pages":
+            raise
+    else:
+        pages.install(app, settings)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

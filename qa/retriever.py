@@ -1,0 +1,163 @@
+"""Hybrid retrieval: dense (FAISS) and keyword (BM25) legs fused by reciprocal rank, deduplicated,
+with a calibrated confidence decision.
+
+The confidence rule reads two features of the best passage: its dense cosine similarity, and how much of
+the question's (idf-weighted) keyword mass it contains. Thresholds come from ``calibration.json``, written
+by ``bench/calibrate.py`` from labelled questions; they are not guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from embeddings import Embedder
+
+from .documents import Passage
+from .keywords import tokenize
+from .store import CorpusIndex
+from .text import fold, squeeze
+
+RRF_K = 60
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+_BIGRAM_SPLIT = re.compile(r"\W+")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Weights of the two legs and the "found" thresholds."""
+
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    candidates: int = 100
+    dense_min: float = 0.86
+    coverage_min: float = 0.6
+    dense_with_coverage_min: float = 0.80
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
+        if not path.is_file():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Hit:
+    """One retrieved passage with the evidence for its rank."""
+
+    passage: Passage
+    score: float
+    dense: float
+    keyword: float
+    coverage: float
+    confident: bool = True
+
+
+@lru_cache(maxsize=4096)
+def _fold_tokens(text: str, mode: str) -> frozenset[str]:
+    return frozenset(tokenize(text, mode))
+
+
+def near_duplicate(a: str, b: str) -> bool:
+    """True when two passages say the same thing (same folded text, or one contains the other)."""
+    fa, fb = squeeze(fold(a)), squeeze(fold(b))
+    if fa == fb:
+        return True
+    short, long_ = sorted((fa, fb), key=len)
+    return len(short) >= 8 and short in long_
+
+
+class Retriever:
+    """Answers ``search(question, k)`` over one loaded :class:`CorpusIndex`."""
+
+    def __init__(self, embedder: Embedder, index: CorpusIndex, calibration: Calibration | None = None) -> None:
+        self.embedder = embedder
+        self.index = index
+        self.calibration = calibration or Calibration.load()
+        self._idf = index.keywords.idf()
+
+    def coverage(self, question: str, text: str) -> float:
+        """Share of the question's idf-weighted keyword mass found in ``text`` (0..1)."""
+        mode = self.index.keywords.mode
+        q = _fold_tokens(question, mode)
+        if not q:
+            return 0.0
+        t = _fold_tokens(text, mode)
+        weights = {tok: self._idf.get(tok, self.index.keywords.max_idf) for tok in q}
+        total = sum(weights.values())
+        return float(sum(w for tok, w in weights.items() if tok in t) / total) if total else 0.0
+
+    def search(self, question: str, k: int = 5, *, legs: str = "hybrid") -> list[Hit]:
+        """The ``k`` best passages for ``question``.
+
+        Args:
+            question: the question, in any language the model knows.
+            k: how many passages to return.
+            legs: ``"hybrid"``, ``"dense"`` or ``"keyword"`` (the last two for measurement).
+        """
+        n = len(self.index.passages)
+        if n == 0:
+            return []
+        cal = self.calibration
+        pool = min(n, max(cal.candidates, k * 4))
+        qvec = self.embedder.embed_queries([question])
+        dense_scores, dense_ids = self.index.vectors.search(qvec, pool)
+        dense_of = {int(i): float(s) for i, s in zip(dense_ids[0], dense_scores[0], strict=True) if i >= 0}
+        fused: dict[int, float] = {}
+        if legs in ("hybrid", "dense"):
+            for rank, pid in enumerate(dense_of):
+                fused[pid] = fused.get(pid, 0.0) + cal.dense_weight / (RRF_K + rank + 1)
+        keyword_of: dict[int, float] = {}
+        if legs in ("hybrid", "keyword"):
+            scores = self.index.keywords.scores(question)
+            top = np.argpartition(-scores, min(pool, n) - 1)[:pool] if n > pool else np.arange(n)
+            top = [int(i) for i in top[np.argsort(-scores[top], kind="stable")] if scores[i] > 0]
+            for rank, pid in enumerate(top):
+                keyword_of[pid] = float(scores[pid])
+                fused[pid] = fused.get(pid, 0.0) + cal.keyword_weight / (RRF_K + rank + 1)
+        if not fused:
+            return []
+        best_possible = (
+            (cal.dense_weight if legs != "keyword" else 0.0) + (cal.keyword_weight if legs != "dense" else 0.0)
+        ) / (RRF_K + 1)
+        ranked = sorted(fused, key=lambda pid: -fused[pid])
+        missing = [pid for pid in ranked[: k * 3] if pid not in dense_of]
+        if missing:  # keyword-only candidates: compute their cosine exactly for the confidence decision
+            vecs = np.stack([self.index.vectors.index.reconstruct(pid) for pid in missing])
+            for pid, s in zip(missing, vecs @ qvec[0], strict=True):
+                dense_of[pid] = float(s)
+        hits: list[Hit] = []
+        for pid in ranked:
+            passage = self.index.passages[pid]
+            if any(near_duplicate(passage.text, h.passage.text) for h in hits):
+                continue
+            hits.append(
+                Hit(
+                    passage=passage,
+                    score=round(fused[pid] / best_possible, 4),
+                    dense=round(dense_of.get(pid, 0.0), 4),
+                    keyword=round(keyword_of.get(pid, 0.0), 4),
+                    coverage=round(self.coverage(question, passage.text), 4),
+                )
+            )
+            if len(hits) == k:
+                break
+        confident = self.is_confident(hits)
+        for hit in hits:
+            hit.confident = confident
+        return hits
+
+    def is_confident(self, hits: list[Hit]) -> bool:
+        """The calibrated "found" rule over the best passages."""
+        if not hits:
+            return False
+        cal = self.calibration
+        dense = max(h.dense for h in hits[:3])
+        coverage = max(h.coverage for h in hits[:3])
+        return dense >= cal.dense_min or (coverage >= cal.coverage_min and dense >= cal.dense_with_coverage_min)

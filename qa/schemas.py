@@ -1,0 +1,93 @@
+"""The public JSON contract of the API (also what `qa ask --json` prints)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .answer import Result
+
+MAX_QUESTION_CHARS = 1000
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "荆州二医在封城期间接诊了多少发热患者？", "top_k": 5}]},
+    )
+
+    question: str = Field(..., description="The question, in Chinese or English (1-1000 characters).")
+    top_k: int = Field(5, ge=1, le=50, description="How many passages to return (1-50).")
+
+
+class AnswerOut(BaseModel):
+    text: str = Field(..., description="The answer sentence, exactly as the source has it (line breaks included).")
+    display: str = Field(..., description="The same sentence with wrapped lines rejoined, for display.")
+    passage: int = Field(..., description="Rank (1-based) of the passage the sentence comes from.")
+    doc_id: str
+    char_start: int = Field(..., description="Offset of the sentence in the document's text.")
+    char_end: int
+
+
+class PassageOut(BaseModel):
+    rank: int
+    id: str
+    doc_id: str
+    title: str
+    source: str
+    text: str
+    score: float = Field(..., description="Fused relevance, 1.0 = first in both the dense and keyword legs.")
+    dense_score: float = Field(..., description="Cosine similarity of question and passage.")
+    keyword_score: float = Field(..., description="BM25 score (0 when no keyword matched).")
+    confident: bool = Field(..., description="False when the evidence is too weak to call this an answer.")
+    line_start: int
+    line_end: int
+    char_start: int
+    char_end: int
+
+
+class AskResponse(BaseModel):
+    question: str
+    found: bool = Field(..., description="False when the documents hold no reliable answer.")
+    answer: AnswerOut | None
+    passages: list[PassageOut]
+    took_ms: float
+
+    @classmethod
+    def from_result(cls, result: Result) -> AskResponse:
+        passages = [
+            PassageOut(
+                rank=i + 1, id=h.passage.id, doc_id=h.passage.doc_id, title=h.passage.title,
+                source=h.passage.source, text=h.passage.text, score=h.score, dense_score=h.dense,
+                keyword_score=h.keyword, confident=h.confident, line_start=h.passage.line_start,
+                line_end=h.passage.line_end, char_start=h.passage.char_start, char_end=h.passage.char_end,
+            )
+            for i, h in enumerate(result.hits)
+        ]
+        answer = AnswerOut(**vars(result.answer)) if result.answer else None
+        return cls(question=result.question, found=result.found, answer=answer, passages=passages,
+                   took_ms=result.took_ms)
+
+
+class DocumentOut(BaseModel):
+    id: str
+    title: str
+    source: str
+    encoding: str
+    text: str
+
+
+class HealthOut(BaseModel):
+    ok: bool
+    model: str | None
+    dim: int | None
+    documents: int
+    passages: int
+    built_at: str | None
+    index: str
+    error: str | None = None
+
+
+class ErrorOut(BaseModel):
+    ok: bool = False
+    status: int
+    error: str

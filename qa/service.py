@@ -1,0 +1,196 @@
+"""The running service: the loaded index (swapped whole on reload), a gate on model work, an answer cache.
+
+Every request takes one reference to the current :class:`Retriever` and uses it to the end, so a
+reload in the middle of a request never mixes two indexes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import unicodedata
+from collections import OrderedDict
+from pathlib import Path
+
+from embeddings import Embedder
+
+from .answer import Result, ask
+from .errors import BadQuestion, IndexNotFound, Overloaded, QAError
+from .retriever import Retriever
+from .schemas import MAX_QUESTION_CHARS
+from .settings import Settings
+from .store import MANIFEST, CorpusIndex, load_index
+
+log = logging.getLogger("qa")
+
+
+def validate_question(question: str) -> str:
+    """Return the stripped question or raise :class:`BadQuestion` saying what is wrong."""
+    if not isinstance(question, str):
+        raise BadQuestion("question must be a string")
+    stripped = question.strip()
+    if not stripped:
+        raise BadQuestion("question is empty: type a question")
+    if len(stripped) > MAX_QUESTION_CHARS:
+        raise BadQuestion(f"question is too long ({len(stripped)} characters; at most {MAX_QUESTION_CHARS})")
+    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r" for c in stripped):
+        raise BadQuestion("question contains control characters")
+    return stripped
+
+
+class Gate:
+    """At most ``slots`` questions use the model at once; ``queue`` more may wait, the rest get 503."""
+
+    def __init__(self, slots: int, queue: int, timeout_s: float) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self.queue = queue
+        self.timeout_s = timeout_s
+
+    def __enter__(self) -> Gate:
+        with self._lock:
+            if self._waiting >= self.queue + self._free_slots():
+                raise Overloaded("the service is busy; retry in a moment", retry_after=1)
+            self._waiting += 1
+        try:
+            if not self._slots.acquire(timeout=self.timeout_s):
+                raise Overloaded("the service is busy; retry in a moment", retry_after=1)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        return self
+
+    def _free_slots(self) -> int:
+        return self._slots._value  # BoundedSemaphore keeps its free count here
+
+    def __exit__(self, *exc: object) -> None:
+        self._slots.release()
+
+
+class AnswerCache:
+    """Recent results for identical questions, for a short time."""
+
+    def __init__(self, size: int, ttl_s: float) -> None:
+        self.size, self.ttl_s = size, ttl_s
+        self._items: OrderedDict[tuple, tuple[float, Result]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def get(self, key: tuple) -> Result | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or time.monotonic() - item[0] > self.ttl_s:
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return item[1]
+
+    def put(self, key: tuple, result: Result) -> None:
+        if not self.size:
+            return
+        with self._lock:
+            self._items[key] = (time.monotonic(), result)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class Service:
+    """Holds the model and the current index; answers questions; reloads a rebuilt index."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, index: CorpusIndex | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.retriever: Retriever | None = None
+        self.error: QAError | None = None
+        self._stamp: tuple | None = None
+        self._reload_lock = threading.Lock()
+        self.gate = Gate(settings.max_concurrency, settings.max_queue, settings.queue_timeout_s)
+        self.cache = AnswerCache(settings.cache_size, settings.cache_ttl_s)
+        self._stop = threading.Event()
+        if index is not None:
+            self.retriever = Retriever(embedder, index)
+            self._stamp = self._current_stamp()
+        else:
+            self.reload()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.settings.index_dir
+
+    def _current_stamp(self) -> tuple | None:
+        try:
+            real = self.index_dir.resolve()
+            return (str(real), os.stat(real / MANIFEST).st_mtime_ns)
+        except OSError:
+            return None
+
+    def reload(self) -> bool:
+        """Load the index at ``index_dir`` and swap it in; on failure keep the current one and record why."""
+        with self._reload_lock:
+            stamp = self._current_stamp()
+            try:
+                index = load_index(self.index_dir, self.embedder)
+            except QAError as exc:
+                self.error = exc
+                if self.retriever is None:
+                    log.warning("%s", exc.message)
+                else:
+                    log.warning("keeping the loaded index: %s", exc.message)
+                self._stamp = stamp
+                return False
+            self.retriever = Retriever(self.embedder, index)
+            self.error = None
+            self._stamp = stamp
+            log.info("loaded index %s (%d passages)", index.path, len(index.passages))
+            return True
+
+    def reload_if_changed(self) -> bool:
+        stamp = self._current_stamp()
+        if stamp is not None and stamp != self._stamp:
+            return self.reload()
+        return False
+
+    def watch(self) -> threading.Thread | None:
+        """Poll for a rebuilt index in the background."""
+        interval = self.settings.reload_interval_s
+        if not interval:
+            return None
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.reload_if_changed()
+                except Exception:  # never let the watcher die silently mid-way
+                    log.exception("index reload failed")
+
+        thread = threading.Thread(target=loop, name="qa-index-watch", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def current(self) -> Retriever:
+        retriever = self.retriever
+        if retriever is None:
+            if self.error is not None:
+                raise self.error
+            raise IndexNotFound(f"no index loaded; build one with `qa build --index {self.index_dir}`")
+        return retriever
+
+    def ask(self, question: str, top_k: int = 5) -> Result:
+        """Answer one question (validated), through the cache and the gate."""
+        question = validate_question(question)
+        retriever = self.current()
+        key = (question, top_k, id(retriever.index))
+        cached = self.cache.get(key)
+        if cached is not None:
+            return Result(cached.question, cached.found, cached.answer, cached.hits, 0.0)
+        with self.gate:
+            result = ask(retriever, question, top_k)
+        self.cache.put(key, result)
+        return result

@@ -1,0 +1,35 @@
+"""Settings, read from ``QA_*`` environment variables (and a ``.env`` file) with sensible defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; ``QA_<NAME>`` overrides each one."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+
+    model: str = Field("default", description="sentence-transformers folder or id; 'default' = bundled e5-small")
+    backend: str = Field("torch", description="'torch', or 'onnx' (int8; needs the onnx extra)")
+    cache_dir: Path = Field(ROOT / ".cache", description="converted model and embedding cache")
+    index_dir: Path = Field(ROOT / "data" / "index", description="the index directory served and built")
+    seeds_dir: Path = Field(ROOT / "seeds", description="the default document source")
+    web_dir: Path = Field(ROOT / "web", description="templates/ and static/")
+    top_k: int = Field(5, ge=1, le=50)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    query_threads: int | None = Field(None, description="torch threads for question encoding (None: default)")
+    max_concurrency: int = Field(2, ge=1, description="questions encoded at once")
+    max_queue: int = Field(32, ge=0, description="questions waiting beyond max_concurrency before 503")
+    queue_timeout_s: float = Field(10.0, gt=0, description="longest wait for a model slot before 503")
+    cache_size: int = Field(256, ge=0, description="recent answers kept for identical questions")
+    cache_ttl_s: float = Field(60.0, ge=0)
+    admin_token: str | None = Field(None, description="bearer token that enables admin endpoints")
+    reload_interval_s: float = Field(2.0, ge=0, description="how often serve checks for a rebuilt index (0: never)")
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
