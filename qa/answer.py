@@ -1,7 +1,7 @@
-"""From retrieved passages to an answer: the one sentence that best answers the question, cited exactly.
+"""From retrieved passages to an answer: the sentence that best answers the question, cited exactly.
 
-Nothing is generated: the answer is a sentence of a source document, and ``char_start``/``char_end``
-slice exactly that sentence out of the document's text.
+Nothing is generated: the answer is a sentence (or two short ones: one retrieval unit) of a source
+document, and ``char_start``/``char_end`` slice exactly that text out of the document.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .documents import normalize_whitespace, sentence_spans
+from .documents import normalize_whitespace
 from .retriever import Hit, Retriever
 
 ANSWER_PASSAGES = 3
-CROSS_LINGUAL_COVERAGE = 0.15
-RANK_BONUS = (0.08, 0.04, 0.0)
+COVERAGE_WEIGHT = 0.3
+RANK_PENALTY = 0.01
 
 
 @dataclass
@@ -40,49 +40,36 @@ class Result:
     took_ms: float
 
 
-def _candidates(retriever: Retriever, hits: list[Hit]) -> list[tuple[int, int, int]]:
-    """(rank, start, end) of every sentence of the first passages."""
-    out = []
-    for rank, hit in enumerate(hits[:ANSWER_PASSAGES]):
-        p = hit.passage
-        doc = retriever.index.documents[p.doc_id]
-        for start, end in sentence_spans(doc.text, p.char_start, p.char_end):
-            out.append((rank, start, end))
-    return out
+def best_sentence(retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarray) -> Answer | None:
+    """Pick the sentence unit of the first passages that best answers ``question``.
 
-
-def best_sentence(retriever: Retriever, question: str, hits: list[Hit]) -> Answer | None:
-    """Pick the sentence of the top passages that best answers ``question``.
-
-    Chinese questions share words with their answer, so sentences are ranked by idf-weighted keyword
-    coverage (plus a small bonus for the passage's rank). When the question shares almost nothing with
-    the passages (an English question over Chinese text), the candidate sentences are embedded and ranked
-    by cosine similarity instead.
+    Each unit scores its cosine similarity to the question (the vectors are already in the index, so
+    this costs no model call) plus ``COVERAGE_WEIGHT`` times the share of the question's keywords it
+    contains, minus a small penalty per passage rank.
     """
-    candidates = _candidates(retriever, hits)
-    if not candidates:
+    best: tuple[float, int, int, int] | None = None
+    for rank, hit in enumerate(hits[:ANSWER_PASSAGES]):
+        text = retriever.index.documents[hit.passage.doc_id].text
+        ids, cosines = retriever.unit_scores(qvec, hit.row)
+        for uid, cos in zip(ids, cosines, strict=True):
+            start, end = int(retriever.index.units.start[uid]), int(retriever.index.units.end[uid])
+            score = float(cos) + COVERAGE_WEIGHT * retriever.coverage(question, text[start:end]) - RANK_PENALTY * rank
+            if best is None or score > best[0]:
+                best = (score, rank, start, end)
+    if best is None:
         return None
-    texts = [retriever.index.documents[hits[r].passage.doc_id].text[s:e] for r, s, e in candidates]
-    lexical = np.array([retriever.coverage(question, t) for t in texts]) + [RANK_BONUS[r] for r, _, _ in candidates]
-    if max(retriever.coverage(question, h.passage.text) for h in hits[:ANSWER_PASSAGES]) < CROSS_LINGUAL_COVERAGE:
-        qvec = retriever.embedder.embed_queries([question])[0]
-        svecs = retriever.embedder.embed_passages([normalize_whitespace(t) for t in texts])
-        scores = svecs @ qvec + [RANK_BONUS[r] / 4 for r, _, _ in candidates]
-    else:
-        scores = lexical
-    best = int(np.argmax(scores))
-    rank, start, end = candidates[best]
+    _, rank, start, end = best
     hit = hits[rank]
-    return Answer(
-        text=texts[best], display=normalize_whitespace(texts[best]), passage=rank + 1,
-        doc_id=hit.passage.doc_id, char_start=start, char_end=end,
-    )
+    raw = retriever.index.documents[hit.passage.doc_id].text[start:end]
+    return Answer(text=raw, display=normalize_whitespace(raw), passage=rank + 1, doc_id=hit.passage.doc_id,
+                  char_start=start, char_end=end)
 
 
 def ask(retriever: Retriever, question: str, k: int = 5) -> Result:
     """Retrieve, decide whether the evidence is reliable, and pick the answer sentence."""
     started = time.perf_counter()
-    hits = retriever.search(question, k)
+    qvec = retriever.embed(question)
+    hits = retriever.search(question, k, qvec=qvec)
     found = bool(hits) and hits[0].confident
-    answer = best_sentence(retriever, question, hits) if found else None
+    answer = best_sentence(retriever, question, hits, qvec) if found else None
     return Result(question, found, answer, hits, round((time.perf_counter() - started) * 1000, 1))

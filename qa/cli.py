@@ -135,8 +135,9 @@ def build(sources: tuple[Path, ...], index_dir: Path | None, keywords: str, vect
                    f"{report.passages} passages); nothing to embed")
         return
     click.echo(
-        f"built {report.index_dir}: {report.documents} documents, {report.passages} passages "
-        f"({report.embedded} embedded, {report.reused} from cache) in {report.seconds:.1f}s"
+        f"built {report.index_dir}: {report.documents} documents, {report.passages} passages, "
+        f"{report.units} sentence units ({report.embedded} embedded, {report.reused} from cache) "
+        f"in {report.seconds:.1f}s"
     )
 
 

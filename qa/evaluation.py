@@ -120,13 +120,14 @@ def run(
     rows = []
     for q in queries:
         started = time.perf_counter()
-        hits = retriever.search(q.text, k, legs=legs)
+        qvec = retriever.embed(q.text)
+        hits = retriever.search(q.text, k, legs=legs, qvec=qvec)
         latency = time.perf_counter() - started
         rank = next((i for i, h in enumerate(hits, 1) if rule.hit(q, h.passage.text)), None)
         found = bool(hits) and hits[0].confident
         answer_hit = None
         if answers and found and q.answerable:
-            ans = best_sentence(retriever, q.text, hits)
+            ans = best_sentence(retriever, q.text, hits, qvec)
             answer_hit = ans is not None and rule.hit(q, ans.text)
         rows.append(Row(q, rank, found, latency, answer_hit, [h.passage.text[:80] for h in hits[:3]]))
         if progress:

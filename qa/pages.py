@@ -40,6 +40,13 @@ STATUS_TEXT = {
     503: "服务暂时不可用",
 }
 
+# The app's generic (English) messages, said in Chinese; specific messages are shown as they are.
+GENERIC_MESSAGES = {
+    "not found": "您访问的页面或文档不存在。",
+    "method not allowed": "这个地址不支持该请求方法。",
+    "internal error; the server log has the details": "服务器内部出错，详情请查看服务器日志。",
+}
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -241,8 +248,7 @@ def render_error(request: Request, status: int, message: str, headers: dict | No
     """The HTML error page (the app calls this for requests outside /api that accept text/html)."""
     templates: Jinja2Templates | None = getattr(request.app.state, "templates", None)
     title = STATUS_TEXT.get(status, "出错了")
-    if status == 404 and message in ("not found", ""):
-        message = "您访问的页面或文档不存在。"
+    message = GENERIC_MESSAGES.get(message, message)
     if templates is None:  # pages not installed: still answer, plainly
         return HTMLResponse(f"<!doctype html><title>{status}</title><p>{status}", status_code=status, headers=headers)
     context = {"status": status, "title": title, "message": message}

@@ -56,17 +56,23 @@ class Hit:
     dense: float
     keyword: float
     coverage: float
+    row: int = -1
     confident: bool = True
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def _fold_tokens(text: str, mode: str) -> frozenset[str]:
     return frozenset(tokenize(text, mode))
 
 
+@lru_cache(maxsize=65536)
+def _folded(text: str) -> str:
+    return squeeze(fold(text))
+
+
 def near_duplicate(a: str, b: str) -> bool:
     """True when two passages say the same thing (same folded text, or one contains the other)."""
-    fa, fb = squeeze(fold(a)), squeeze(fold(b))
+    fa, fb = _folded(a), _folded(b)
     if fa == fb:
         return True
     short, long_ = sorted((fa, fb), key=len)
@@ -81,6 +87,10 @@ class Retriever:
         self.index = index
         self.calibration = calibration or Calibration.load()
         self._idf = index.keywords.idf()
+        owners = index.units.passage
+        rows = np.arange(len(index.passages))
+        self._unit_first = np.searchsorted(owners, rows, "left")
+        self._unit_last = np.searchsorted(owners, rows, "right")
 
     def coverage(self, question: str, text: str) -> float:
         """Share of the question's idf-weighted keyword mass found in ``text`` (0..1)."""
@@ -93,57 +103,92 @@ class Retriever:
         total = sum(weights.values())
         return float(sum(w for tok, w in weights.items() if tok in t) / total) if total else 0.0
 
-    def search(self, question: str, k: int = 5, *, legs: str = "hybrid") -> list[Hit]:
+    def known_share(self, question: str) -> float:
+        """Share of the question's keyword mass that the corpus vocabulary knows (0 for an English
+        question over Chinese text, near 1 for a Chinese one): how far the keyword leg can be trusted."""
+        q = _fold_tokens(question, self.index.keywords.mode)
+        if not q:
+            return 0.0
+        weights = [(self._idf.get(t), self.index.keywords.max_idf) for t in q]
+        return sum(w for w, _ in weights if w is not None) / sum(w if w is not None else m for w, m in weights)
+
+    def unit_scores(self, qvec: np.ndarray, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(unit ids, cosine of each) for the units of passage ``row``."""
+        ids = np.arange(self._unit_first[row], self._unit_last[row])
+        if not len(ids):
+            return ids, np.zeros(0, np.float32)
+        vecs = np.stack([self.index.vectors.index.reconstruct(int(i)) for i in ids])
+        return ids, vecs @ qvec
+
+    def _dense(self, qvec: np.ndarray, pool: int) -> dict[int, float]:
+        """Best unit cosine per passage, for the passages of the ``pool`` best units, best first."""
+        scores, ids = self.index.vectors.search(qvec[None, :], pool)
+        best: dict[int, float] = {}
+        for uid, score in zip(ids[0], scores[0], strict=True):
+            if uid < 0:
+                continue
+            row = int(self.index.units.passage[uid])
+            if row not in best:
+                best[row] = float(score)
+        return best
+
+    def embed(self, question: str) -> np.ndarray:
+        """The question's vector (one pass through the model)."""
+        return self.embedder.embed_queries([question])[0]
+
+    def search(
+        self, question: str, k: int = 5, *, legs: str = "hybrid", qvec: np.ndarray | None = None
+    ) -> list[Hit]:
         """The ``k`` best passages for ``question``.
 
         Args:
             question: the question, in any language the model knows.
             k: how many passages to return.
             legs: ``"hybrid"``, ``"dense"`` or ``"keyword"`` (the last two for measurement).
+            qvec: the question's vector, when the caller already has it.
         """
         n = len(self.index.passages)
         if n == 0:
             return []
         cal = self.calibration
         pool = min(n, max(cal.candidates, k * 4))
-        qvec = self.embedder.embed_queries([question])
-        dense_scores, dense_ids = self.index.vectors.search(qvec, pool)
-        dense_of = {int(i): float(s) for i, s in zip(dense_ids[0], dense_scores[0], strict=True) if i >= 0}
+        qvec = self.embed(question) if qvec is None else qvec
+        dense_of = self._dense(qvec, min(len(self.index.units), pool * 3))
         fused: dict[int, float] = {}
         if legs in ("hybrid", "dense"):
             for rank, pid in enumerate(dense_of):
                 fused[pid] = fused.get(pid, 0.0) + cal.dense_weight / (RRF_K + rank + 1)
         keyword_of: dict[int, float] = {}
+        keyword_weight = cal.keyword_weight * (self.known_share(question) if legs == "hybrid" else 1.0)
         if legs in ("hybrid", "keyword"):
             scores = self.index.keywords.scores(question)
-            top = np.argpartition(-scores, min(pool, n) - 1)[:pool] if n > pool else np.arange(n)
+            top = np.argpartition(-scores, pool - 1)[:pool] if n > pool else np.arange(n)
             top = [int(i) for i in top[np.argsort(-scores[top], kind="stable")] if scores[i] > 0]
             for rank, pid in enumerate(top):
                 keyword_of[pid] = float(scores[pid])
-                fused[pid] = fused.get(pid, 0.0) + cal.keyword_weight / (RRF_K + rank + 1)
+                fused[pid] = fused.get(pid, 0.0) + keyword_weight / (RRF_K + rank + 1)
         if not fused:
             return []
         best_possible = (
-            (cal.dense_weight if legs != "keyword" else 0.0) + (cal.keyword_weight if legs != "dense" else 0.0)
+            (cal.dense_weight if legs != "keyword" else 0.0) + (keyword_weight if legs != "dense" else 0.0)
         ) / (RRF_K + 1)
         ranked = sorted(fused, key=lambda pid: -fused[pid])
-        missing = [pid for pid in ranked[: k * 3] if pid not in dense_of]
-        if missing:  # keyword-only candidates: compute their cosine exactly for the confidence decision
-            vecs = np.stack([self.index.vectors.index.reconstruct(pid) for pid in missing])
-            for pid, s in zip(missing, vecs @ qvec[0], strict=True):
-                dense_of[pid] = float(s)
         hits: list[Hit] = []
         for pid in ranked:
             passage = self.index.passages[pid]
             if any(near_duplicate(passage.text, h.passage.text) for h in hits):
                 continue
+            if pid not in dense_of:  # a keyword-only candidate: its exact cosine, for the confidence rule
+                _, unit_cos = self.unit_scores(qvec, pid)
+                dense_of[pid] = float(unit_cos.max()) if len(unit_cos) else 0.0
             hits.append(
                 Hit(
                     passage=passage,
                     score=round(fused[pid] / best_possible, 4),
-                    dense=round(dense_of.get(pid, 0.0), 4),
+                    dense=round(dense_of[pid], 4),
                     keyword=round(keyword_of.get(pid, 0.0), 4),
                     coverage=round(self.coverage(question, passage.text), 4),
+                    row=pid,
                 )
             )
             if len(hits) == k:
