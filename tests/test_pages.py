@@ -303,6 +303,14 @@ def test_unknown_page_is_an_html_error(client):
     assert page.find("a", href="/") is not None
 
 
+def test_generic_errors_are_said_in_chinese(client):
+    response = client.put("/", headers=HTML)
+    assert response.status_code == 405
+    page = soup(response)
+    assert page.select_one(".status").get_text() == "405"
+    assert re.fullmatch(r"[^a-zA-Z]+", page.select_one(".message").get_text(strip=True))
+
+
 def test_api_errors_stay_json(client):
     for method, path in [("get", "/api/nope"), ("get", "/api/documents/nope"), ("post", "/api/nope")]:
         response = client.request(method.upper(), path, headers=HTML)

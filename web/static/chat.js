@@ -205,12 +205,14 @@
 
   /* ---------------------------------------------------------------- source view */
 
+  // The #L anchor brings the cited line into view; make sure the answer sentence is in view too.
   var docText = document.querySelector(".doc-text");
   if (docText) {
-    var answerMark = docText.querySelector("mark.hl-answer");
-    if (answerMark) {
-      var box = answerMark.getBoundingClientRect();
-      if (box.top < 0 || box.bottom > window.innerHeight) answerMark.scrollIntoView({ block: "center" });
+    var focus = docText.querySelector("mark.hl-answer") ||
+      document.getElementById("L" + (docText.getAttribute("data-focus-line") || ""));
+    if (focus) {
+      var box = focus.getBoundingClientRect();
+      if (box.top < 0 || box.bottom > window.innerHeight) focus.scrollIntoView({ block: "center" });
     }
   }
 
