@@ -25,7 +25,7 @@ from .text import fold, squeeze
 
 RRF_K = 60
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-_BIGRAM_SPLIT = re.compile(r"\W+")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class Calibration:
     dense_min: float = 0.86
     coverage_min: float = 0.6
     dense_with_coverage_min: float = 0.80
+    cross_lingual_dense_min: float = 0.78
+    cross_lingual_cjk_share: float = 0.3
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
@@ -68,6 +70,12 @@ def _fold_tokens(text: str, mode: str) -> frozenset[str]:
 @lru_cache(maxsize=65536)
 def _folded(text: str) -> str:
     return squeeze(fold(text))
+
+
+def cjk_share(text: str) -> float:
+    """Share of the letters in ``text`` that are CJK characters."""
+    letters = [c for c in text if c.isalpha()]
+    return sum(1 for c in letters if _CJK.match(c)) / len(letters) if letters else 0.0
 
 
 def near_duplicate(a: str, b: str) -> bool:
@@ -193,16 +201,22 @@ class Retriever:
             )
             if len(hits) == k:
                 break
-        confident = self.is_confident(hits)
+        confident = self.is_confident(question, hits)
         for hit in hits:
             hit.confident = confident
         return hits
 
-    def is_confident(self, hits: list[Hit]) -> bool:
-        """The calibrated "found" rule over the best passages."""
+    def is_confident(self, question: str, hits: list[Hit]) -> bool:
+        """The calibrated "found" rule over the best passages.
+
+        A question written mostly in another script than Chinese (an English question) is judged by
+        cosine alone, against its own threshold: cross-lingual similarities sit lower.
+        """
         if not hits:
             return False
         cal = self.calibration
         dense = max(h.dense for h in hits[:3])
+        if cjk_share(question) < cal.cross_lingual_cjk_share:
+            return dense >= cal.cross_lingual_dense_min
         coverage = max(h.coverage for h in hits[:3])
         return dense >= cal.dense_min or (coverage >= cal.coverage_min and dense >= cal.dense_with_coverage_min)
