@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from importlib import import_module
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,7 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from embeddings import Embedder, load_embedder
 
-from . import __version__
+from . import __version__, pages
+from .api import router as api_router
 from .errors import Overloaded, QAError
 from .service import Service
 from .settings import Settings
@@ -65,7 +65,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge()
+                    raise _TooLarge(self.limit)
             return message
 
         try:
@@ -74,8 +74,15 @@ class BodyLimit:
             await _send_json(send, 413, f"request body too large (at most {self.limit} bytes)")
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """A body over the limit, found while it is read (no Content-Length: chunked).
+
+    An HTTPException, so FastAPI's body parsing passes it on (other errors there become a 400) and the
+    app's handler answers it in the one error shape.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body too large (at most {limit} bytes)")
 
 
 async def _send_json(send: Send, status: int, message: str) -> None:
@@ -124,7 +131,6 @@ def create_app(
 
     def render_error(request: Request, status: int, message: str, headers: dict | None = None):
         if wants_html(request):
-            pages = import_module("qa.pages")
             return pages.render_error(request, status, message, headers)
         return JSONResponse(error_body(status, message), status_code=status, headers=headers)
 
@@ -149,15 +155,7 @@ def create_app(
         log.exception("unhandled error on %s", request.url.path)
         return render_error(request, 500, "internal error; the server log has the details")
 
-    from .api import router as api_router
-
     app.include_router(api_router)
-    try:
-        pages = import_module("qa.pages")
-    except ModuleNotFoundError as exc:
-        if exc.name != "qa.pages":
-            raise
-    else:
-        pages.install(app, settings)
+    pages.install(app, settings)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

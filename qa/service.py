@@ -29,14 +29,16 @@ log = logging.getLogger("qa")
 def validate_question(question: str) -> str:
     """Return the stripped question or raise :class:`BadQuestion` saying what is wrong."""
     if not isinstance(question, str):
-        raise BadQuestion("question must be a string")
+        raise BadQuestion("问题必须是文本 / question must be a string")
     stripped = question.strip()
     if not stripped:
-        raise BadQuestion("question is empty: type a question")
+        raise BadQuestion("问题为空，请输入问题 / question is empty: type a question")
     if len(stripped) > MAX_QUESTION_CHARS:
-        raise BadQuestion(f"question is too long ({len(stripped)} characters; at most {MAX_QUESTION_CHARS})")
+        raise BadQuestion(
+            f"问题太长 / question is too long ({len(stripped)} characters; at most {MAX_QUESTION_CHARS})"
+        )
     if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r" for c in stripped):
-        raise BadQuestion("question contains control characters")
+        raise BadQuestion("问题含有控制字符 / question contains control characters")
     return stripped
 
 
@@ -53,11 +55,11 @@ class Gate:
     def __enter__(self) -> Gate:
         with self._lock:
             if self._waiting >= self.queue + self._free_slots():
-                raise Overloaded("the service is busy; retry in a moment", retry_after=1)
+                raise Overloaded("服务繁忙，请稍后重试 / the service is busy; retry in a moment", retry_after=1)
             self._waiting += 1
         try:
             if not self._slots.acquire(timeout=self.timeout_s):
-                raise Overloaded("the service is busy; retry in a moment", retry_after=1)
+                raise Overloaded("服务繁忙，请稍后重试 / the service is busy; retry in a moment", retry_after=1)
         finally:
             with self._lock:
                 self._waiting -= 1
