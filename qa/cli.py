@@ -111,10 +111,12 @@ def build(sources: tuple[Path, ...], index_dir: Path | None, keywords: str, vect
     """
     from tqdm import tqdm
 
+    from .documents import load_documents
     from .store import build_index
 
     settings = _settings(index_dir=index_dir)
     paths = list(sources) or [settings.seeds_dir]
+    load_documents(paths)  # fail fast on an unreadable source, before loading the model
     embedder = _embedder(settings)
     bars: list[tqdm] = []
 
