@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -112,12 +113,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         service: Service = app.state.service
+        service.warm_up()
         if watch:
             service.watch()
         yield
         service.stop()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="qa: cited answers from Chinese documents",
         version=__version__,
         description="Retrieval-first question answering. Every error is `{ok: false, status, error}`.",
@@ -141,8 +143,10 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        messages = {404: "not found", 405: "method not allowed"}
-        message = exc.detail if isinstance(exc.detail, str) and exc.detail not in ("Not Found", "Method Not Allowed") \
+        messages = {404: "not found", 405: "method not allowed",
+                    400: "request body is not valid JSON (send UTF-8 JSON)"}
+        generic = ("Not Found", "Method Not Allowed", "There was an error parsing the body")
+        message = exc.detail if isinstance(exc.detail, str) and exc.detail not in generic \
             else messages.get(exc.status_code, str(exc.detail))
         return render_error(request, exc.status_code, message, getattr(exc, "headers", None))
 

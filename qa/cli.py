@@ -67,9 +67,8 @@ index_option = click.option(
 @click.group(help=f"Cited answers from Chinese documents. {settings_help}")
 @click.version_option(package_name="qa")
 def cli() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("transformers", "sentence_transformers", "httpx", "jieba", "bm25s"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("qa").setLevel(logging.INFO)
 
 
 @cli.command()

@@ -19,6 +19,7 @@ import numpy as np
 from embeddings import Embedder
 
 from .documents import Passage
+from .glossary import chinese_keywords
 from .keywords import tokenize
 from .store import CorpusIndex
 from .text import fold, squeeze
@@ -40,6 +41,7 @@ class Calibration:
     dense_with_coverage_min: float = 0.80
     cross_lingual_dense_min: float = 0.78
     cross_lingual_cjk_share: float = 0.3
+    glossary_weight: float = 0.3
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
@@ -167,9 +169,15 @@ class Retriever:
             for rank, pid in enumerate(dense_of):
                 fused[pid] = fused.get(pid, 0.0) + cal.dense_weight / (RRF_K + rank + 1)
         keyword_of: dict[int, float] = {}
-        keyword_weight = cal.keyword_weight * (self.known_share(question) if legs == "hybrid" else 1.0)
+        keyword_text, keyword_weight = question, cal.keyword_weight
+        if cjk_share(question) < cal.cross_lingual_cjk_share:
+            # an English question: its keywords come from the dictionary (see qa.glossary)
+            keyword_text = " ".join([question, *chinese_keywords(question)])
+            keyword_weight = cal.glossary_weight
+        elif legs == "hybrid":
+            keyword_weight *= self.known_share(question)
         if legs in ("hybrid", "keyword"):
-            scores = self.index.keywords.scores(question)
+            scores = self.index.keywords.scores(keyword_text)
             top = np.argpartition(-scores, pool - 1)[:pool] if n > pool else np.arange(n)
             top = [int(i) for i in top[np.argsort(-scores[top], kind="stable")] if scores[i] > 0]
             for rank, pid in enumerate(top):

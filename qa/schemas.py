@@ -12,10 +12,15 @@ MAX_QUESTION_CHARS = 1000
 class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": [{"question": "荆州二医在封城期间接诊了多少发热患者？", "top_k": 5}]},
     )
 
-    question: str = Field(..., description="The question, in Chinese or English (1-1000 characters).")
+    question: str = Field(
+        ...,
+        description="The question, in Chinese or English (1-1000 characters; empty or longer gets 400).",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS},
+    )
     top_k: int = Field(5, ge=1, le=50, description="How many passages to return (1-50).")
 
 

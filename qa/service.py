@@ -43,33 +43,34 @@ def validate_question(question: str) -> str:
 
 
 class Gate:
-    """At most ``slots`` questions use the model at once; ``queue`` more may wait, the rest get 503."""
+    """At most ``slots`` questions use the model at once; ``queue`` more may wait up to ``timeout_s``;
+    the rest get :class:`Overloaded` (503 with ``Retry-After``) at once instead of unbounded latency."""
 
     def __init__(self, slots: int, queue: int, timeout_s: float) -> None:
-        self._slots = threading.BoundedSemaphore(slots)
-        self._lock = threading.Lock()
+        self.slots, self.queue, self.timeout_s = slots, queue, timeout_s
+        self._cond = threading.Condition()
+        self._active = 0
         self._waiting = 0
-        self.queue = queue
-        self.timeout_s = timeout_s
 
     def __enter__(self) -> Gate:
-        with self._lock:
-            if self._waiting >= self.queue + self._free_slots():
-                raise Overloaded("服务繁忙，请稍后重试 / the service is busy; retry in a moment", retry_after=1)
+        busy = "服务繁忙，请稍后重试 / the service is busy; retry in a moment"
+        with self._cond:
+            if self._active >= self.slots and self._waiting >= self.queue:
+                raise Overloaded(busy, retry_after=1)
             self._waiting += 1
-        try:
-            if not self._slots.acquire(timeout=self.timeout_s):
-                raise Overloaded("服务繁忙，请稍后重试 / the service is busy; retry in a moment", retry_after=1)
-        finally:
-            with self._lock:
+            try:
+                free = self._cond.wait_for(lambda: self._active < self.slots, timeout=self.timeout_s)
+            finally:
                 self._waiting -= 1
+            if not free:
+                raise Overloaded(busy, retry_after=1)
+            self._active += 1
         return self
 
-    def _free_slots(self) -> int:
-        return self._slots._value  # BoundedSemaphore keeps its free count here
-
     def __exit__(self, *exc: object) -> None:
-        self._slots.release()
+        with self._cond:
+            self._active -= 1
+            self._cond.notify()
 
 
 class AnswerCache:
@@ -155,6 +156,14 @@ class Service:
         if stamp is not None and stamp != self._stamp:
             return self.reload()
         return False
+
+    def warm_up(self) -> threading.Thread:
+        """Load the English→Chinese glossary in the background, so the first English question is not slow."""
+        from .glossary import reverse_dictionary
+
+        thread = threading.Thread(target=reverse_dictionary, name="qa-glossary-warmup", daemon=True)
+        thread.start()
+        return thread
 
     def watch(self) -> threading.Thread | None:
         """Poll for a rebuilt index in the background."""

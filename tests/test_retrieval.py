@@ -1,0 +1,131 @@
+"""Hybrid retrieval on real data: numbers, traditional characters, English, refusal, dedup, answer offsets,
+and `qa eval` against shared/eval/evaluate.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.answer import ask
+from qa.evaluation import HitRule, Query, load_queries, metrics, read_jsonl, run
+
+pytestmark = pytest.mark.slow
+
+FEVER = "荆州二医累计接诊发热患者近4000人次"
+EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"\s", "", text)
+
+
+def rank_of(hits, evidence: str) -> int | None:
+    return next((i for i, h in enumerate(hits, 1) if evidence in squeeze(h.passage.text)), None)
+
+
+def test_number_question_dense_misses_hybrid_finds(retriever):
+    question = "近4000人次"
+    dense = retriever.search(question, 5, legs="dense")
+    hybrid = retriever.search(question, 5)
+    print("dense rank", rank_of(dense, FEVER), "hybrid rank", rank_of(hybrid, FEVER))
+    assert rank_of(dense, FEVER) is None
+    assert rank_of(hybrid, FEVER) is not None and rank_of(hybrid, FEVER) <= 3
+
+
+def test_traditional_question_finds_simplified_text(retriever):
+    question = "荊州二醫在封城期間接診了多少發熱患者？"
+    assert rank_of(retriever.search(question, 3, legs="keyword"), FEVER) == 1
+    result = ask(retriever, question, 5)
+    assert result.found
+    assert rank_of(result.hits, FEVER) == 1
+    assert "4000" in result.answer.text
+
+
+def test_english_question(retriever):
+    result = ask(retriever, "How many fever patients did Jingzhou No.2 Hospital receive during the lockdown?", 5)
+    assert rank_of(result.hits, FEVER) is not None and rank_of(result.hits, FEVER) <= 3
+
+
+@pytest.mark.parametrize("question", ["量子计算机的工作原理是什么？", "What is the capital of France?",
+                                      "上海迪士尼乐园什么时候开园？"])
+def test_unanswerable_is_refused(retriever, question):
+    result = ask(retriever, question, 5)
+    assert not result.found
+    assert result.answer is None
+    assert result.hits and all(not h.confident for h in result.hits)
+
+
+def test_answer_offsets_slice_the_source(retriever):
+    result = ask(retriever, "荆州一医新买的全数字化超高端PET-CT叫什么名字？", 5)
+    assert result.found
+    a = result.answer
+    doc = retriever.index.documents[a.doc_id]
+    assert doc.text[a.char_start : a.char_end] == a.text
+    hit = result.hits[a.passage - 1]
+    assert hit.passage.char_start <= a.char_start < a.char_end <= hit.passage.char_end
+    assert "追光者" in a.text
+
+
+def test_duplicates_never_appear_together(tmp_path, embedder, cache_dir):
+    from qa.retriever import Retriever
+    from qa.store import build_index, load_index
+
+    src = tmp_path / "docs"
+    src.mkdir()
+    seed = Path(__file__).resolve().parent.parent / "seeds" / "000_769629a9341062f1.txt"
+    shutil.copy(seed, src / "a.txt")
+    shutil.copy(seed, src / "b.txt")  # the same article under another name
+    build_index([src], tmp_path / "index", embedder, cache_dir=cache_dir)
+    retriever = Retriever(embedder, load_index(tmp_path / "index", embedder))
+    for question in ["荆州二医在封城期间接诊了多少发热患者？", "荆州二医开发区分院", "开展微创手术，减轻患者痛苦。"]:
+        hits = retriever.search(question, 10)
+        texts = [squeeze(h.passage.text) for h in hits]
+        assert len(texts) == len(set(texts)), texts
+        assert {h.passage.doc_id for h in hits} <= {"a", "b"}
+
+
+@pytest.mark.skipif(not (EVAL_DIR / "evaluate.py").is_file(), reason="shared/eval is not beside the checkout")
+def test_eval_hit_rule_matches_evaluate_py(tmp_path, embedder, cache_dir):
+    """Our `qa eval` and the benchmark's own evaluate.py agree on a sample of XQuAD."""
+    from qa.retriever import Retriever
+    from qa.store import build_index, load_index
+
+    spec = importlib.util.spec_from_file_location("shared_evaluate", EVAL_DIR / "evaluate.py")
+    evaluate_py = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(evaluate_py)
+
+    corpus_rows = read_jsonl(EVAL_DIR / "xquad_zh" / "corpus.jsonl")[:30]
+    ids = {r["id"] for r in corpus_rows}
+    corpus_file = tmp_path / "corpus.jsonl"
+    corpus_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in corpus_rows), encoding="utf-8")
+    rows = []
+    for name in ("queries.zh.jsonl", "queries.en.jsonl"):
+        rows += [q for q in read_jsonl(EVAL_DIR / "xquad_zh" / name) if set(q["gold"]) <= ids][:40]
+    queries_file = tmp_path / "queries.jsonl"
+    queries_file.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in rows), encoding="utf-8")
+
+    build_index([corpus_file], tmp_path / "index", embedder, cache_dir=cache_dir)
+    retriever = Retriever(embedder, load_index(tmp_path / "index", embedder))
+    ours = run(retriever, load_queries(queries_file), HitRule({r["id"]: r["text"] for r in corpus_rows}))
+
+    def retrieve(question, top_k):
+        return [{"text": h.passage.text, "ids": [h.passage.id]} for h in retriever.search(question, top_k)]
+
+    corpus, queries = evaluate_py.load_benchmark(str(corpus_file), str(queries_file))
+    theirs = evaluate_py.evaluate(corpus, queries, retrieve, ks=(1, 5, 10), progress=False)
+    mine = metrics(ours)
+    print("qa eval:", mine, "\nevaluate.py:", theirs)
+    for k in ("R@1", "R@5", "R@10", "MRR@10"):
+        assert mine[k] == pytest.approx(theirs[k], abs=1e-3)
+
+
+def test_seed_qa_hit_rule_is_evidence_containment():
+    rule = HitRule({})
+    q = Query(id="x", text="?", lang="zh", evidence=["2020年1月24日18时，荆州封城"])
+    assert rule.hit(q, "——抗疫有我书写大爱。2020年1月24日18时，\n荆州封城。")
+    assert not rule.hit(q, "2020年1月24日，荆州封城")
