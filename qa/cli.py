@@ -217,8 +217,9 @@ def serve(index_dir: Path | None, host: str | None, port: int | None) -> None:
 @click.option("--queries", required=True, type=click.Path(exists=True, path_type=Path),
               help="queries.jsonl ({id,text,lang,answers,gold}) or seed_qa.jsonl.")
 @index_option
-@click.option("--legs", type=click.Choice(["hybrid", "dense", "keyword"]), default="hybrid", show_default=True,
-              help="Which retrieval legs to use (dense/keyword alone are for comparison).")
+@click.option("--legs", default="hybrid", show_default=True,
+              help="Comma-separated: hybrid, dense, keyword (the last two alone, for comparison; "
+                   "each question is encoded once for all).")
 @click.option("--keywords", type=click.Choice(["bigram", "jieba"]), default="bigram", show_default=True)
 @click.option("--limit", type=int, default=None, help="Only the first N queries.")
 @click.option("--answers", is_flag=True, help="Also judge the answer sentence (seed_qa.jsonl).")
@@ -245,6 +246,9 @@ def evaluate(corpora, queries, index_dir, legs, keywords, limit, answers, out, a
     from .store import build_index, load_index
 
     settings = _settings()
+    leg_list = [leg.strip() for leg in legs.split(",") if leg.strip()]
+    if not leg_list or set(leg_list) - {"hybrid", "dense", "keyword"}:
+        raise click.BadParameter("use hybrid, dense and/or keyword, comma-separated", param_hint="--legs")
     qs = evaluation.load_queries(queries)[:limit]
     sources = list(corpora) or [settings.seeds_dir]
     corpus = {}
@@ -266,17 +270,25 @@ def evaluate(corpora, queries, index_dir, legs, keywords, limit, answers, out, a
                err=True)
     retriever = Retriever(embedder, load_index(index_dir, embedder))
     with tqdm(total=len(qs), unit="q", desc=f"asking ({legs})", file=sys.stderr, dynamic_ncols=True) as b:
-        rows = evaluation.run(retriever, qs, evaluation.HitRule(corpus), legs=legs, answers=answers,
-                              progress=b.update)
-    summary = evaluation.summarize(rows)
+        by_leg = evaluation.run_legs(retriever, qs, evaluation.HitRule(corpus), legs=leg_list, answers=answers,
+                                     progress=b.update)
+    summaries = {leg: evaluation.summarize(rows) for leg, rows in by_leg.items()}
     if out:
         with out.open("w", encoding="utf-8") as fh:
-            for r in rows:
-                fh.write(json.dumps({"id": r.query.id, "lang": r.query.lang, "question": r.query.text,
-                                     "rank": r.rank, "found": r.found, "answerable": r.query.answerable,
-                                     "answer_hit": r.answer_hit, "latency_ms": round(r.latency_s * 1000, 1),
-                                     "top": r.top}, ensure_ascii=False) + "\n")
-    click.echo(json.dumps(summary, indent=2) if as_json else evaluation.format_summary(summary))
+            for leg, rows in by_leg.items():
+                for r in rows:
+                    fh.write(json.dumps({"legs": leg, "id": r.query.id, "lang": r.query.lang,
+                                         "question": r.query.text, "rank": r.rank, "found": r.found,
+                                         "answerable": r.query.answerable, "answer_hit": r.answer_hit,
+                                         "latency_ms": round(r.latency_s * 1000, 1), "top": r.top},
+                                        ensure_ascii=False) + "\n")
+    if as_json:
+        click.echo(json.dumps(summaries if len(leg_list) > 1 else summaries[leg_list[0]], indent=2))
+        return
+    for leg, summary in summaries.items():
+        if len(leg_list) > 1:
+            click.echo(f"\n== {leg} ==")
+        click.echo(evaluation.format_summary(summary))
 
 
 def main() -> None:  # pragma: no cover

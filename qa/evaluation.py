@@ -117,19 +117,33 @@ def run(
     answers: bool = False, progress=None,
 ) -> list[Row]:
     """Ask every query in-process; record the first hit's rank, the found decision and the latency."""
-    rows = []
+    return run_legs(retriever, queries, rule, legs=(legs,), k=k, answers=answers, progress=progress)[legs]
+
+
+def run_legs(
+    retriever: Retriever, queries: Sequence[Query], rule: HitRule, *, legs: Sequence[str] = ("hybrid",),
+    k: int = 10, answers: bool = False, progress=None,
+) -> dict[str, list[Row]]:
+    """Like :func:`run` for several leg settings at once, encoding each question only once.
+
+    The latency of a row is the whole question (encoding included) for the first leg; later legs reuse
+    the vector, so their latency is the retrieval alone.
+    """
+    rows: dict[str, list[Row]] = {leg: [] for leg in legs}
     for q in queries:
         started = time.perf_counter()
         qvec = retriever.embed(q.text)
-        hits = retriever.search(q.text, k, legs=legs, qvec=qvec)
-        latency = time.perf_counter() - started
-        rank = next((i for i, h in enumerate(hits, 1) if rule.hit(q, h.passage.text)), None)
-        found = bool(hits) and hits[0].confident
-        answer_hit = None
-        if answers and found and q.answerable:
-            ans = best_sentence(retriever, q.text, hits, qvec)
-            answer_hit = ans is not None and rule.hit(q, ans.text)
-        rows.append(Row(q, rank, found, latency, answer_hit, [h.passage.text[:80] for h in hits[:3]]))
+        for leg in legs:
+            hits = retriever.search(q.text, k, legs=leg, qvec=qvec)
+            latency = time.perf_counter() - started
+            rank = next((i for i, h in enumerate(hits, 1) if rule.hit(q, h.passage.text)), None)
+            found = bool(hits) and hits[0].confident
+            answer_hit = None
+            if answers and found and q.answerable:
+                ans = best_sentence(retriever, q.text, hits, qvec)
+                answer_hit = ans is not None and rule.hit(q, ans.text)
+            rows[leg].append(Row(q, rank, found, latency, answer_hit, [h.passage.text[:80] for h in hits[:3]]))
+            started = time.perf_counter()
         if progress:
             progress(1)
     return rows
