@@ -102,12 +102,18 @@ class VectorIndex:
 
     @classmethod
     def load(cls, folder: Path, params: dict[str, Any] | None = None, *, mmap: bool = True) -> VectorIndex:
-        """Read the index from ``folder``, memory-mapped where FAISS allows (flat and HNSW-flat do)."""
+        """Read the index from ``folder``, memory-mapped where FAISS allows.
+
+        ``IO_FLAG_MMAP_IFC`` (FAISS >= 1.11) maps the file and uses it in place for flat, HNSW-flat and
+        IVF-flat indexes, so processes serving the same index share its pages (bench.scale measures this;
+        plain ``IO_FLAG_MMAP`` only maps IVF lists and copies flat and HNSW data into each process).
+        """
         faiss = _faiss()
         path = folder / INDEX_FILE
         if not path.is_file():
             raise IndexFileError(f"{path} is missing")
-        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+        mmap_flag = getattr(faiss, "IO_FLAG_MMAP_IFC", faiss.IO_FLAG_MMAP)
+        flags = mmap_flag | faiss.IO_FLAG_READ_ONLY if mmap else 0
         try:
             index = faiss.read_index(str(path), flags)
         except RuntimeError as exc:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -92,6 +94,11 @@ class SentenceTransformerEmbedder:
         except ImportError as exc:  # pragma: no cover - the default install has both
             raise ModelLoadError(f"sentence-transformers is not installed ({exc}); run `make install`") from exc
         self._torch = __import__("torch")
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every `qa` command
+        if Path(model).is_dir():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder needs no hub; never wait on one
         self.backend = backend
         try:
             if backend == "onnx":
@@ -125,48 +132,67 @@ class SentenceTransformerEmbedder:
     def max_seq_length(self) -> int:
         return int(self._model.max_seq_length)
 
-    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
-        vectors = self._model.encode(
-            list(texts), prompt=prompt, batch_size=batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
+    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, threads: int | None) -> np.ndarray:
+        if self.backend == "onnx":
+            vectors = self._model.encode(list(texts), prompt=prompt, batch_size=batch_size, threads=threads)
+        else:
+            vectors = self._model.encode(
+                list(texts), prompt=prompt, batch_size=batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+    @contextmanager
+    def _threads(self, threads: int | None):
+        """Run torch with ``threads`` intra-op threads (None: leave as is), restoring the previous count."""
+        torch = self._torch
+        previous = torch.get_num_threads()
+        change = self.backend == "torch" and bool(threads) and threads != previous
+        if change:
+            torch.set_num_threads(threads)
+        try:
+            with torch.inference_mode():
+                yield
+        finally:
+            if change:
+                torch.set_num_threads(previous)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            torch = self._torch
-            previous = torch.get_num_threads()
-            if self.query_threads:
-                torch.set_num_threads(self.query_threads)
-            try:
-                with torch.inference_mode():
-                    return self._encode(texts, self.query_prompt, batch_size=32)
-            finally:
-                if self.query_threads:
-                    torch.set_num_threads(previous)
+        with self._lock, self._threads(self.query_threads):
+            return self._encode(texts, self.query_prompt, 32, self.query_threads)
 
     def embed_passages(
         self, texts: Sequence[str], *, batch_size: int = 32, progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        """Encode passages in batches of similar length (less padding), in input order."""
+        """Encode passages in batches of similar length (less padding), in input order, on every core."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        with self._lock, self._torch.inference_mode():
+        threads = cpu_count()
+        with self._lock, self._threads(threads):
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
-                out[chunk] = self._encode([texts[i] for i in chunk], self.passage_prompt, batch_size)
+                out[chunk] = self._encode([texts[i] for i in chunk], self.passage_prompt, batch_size, threads)
                 if progress is not None:
                     progress(len(chunk))
         return out
 
 
-def _load_onnx(model: str, cache_dir: Path | None):
-    """Load ``model`` through ONNX Runtime with int8 dynamic quantisation, exporting it once."""
+ONNX_DIR = "onnx"
+ONNX_FILE = "model_qint8.onnx"
+ONNX_EXPORT_VERSION = "1"
+
+
+def _load_onnx(model: str, cache_dir: Path | None) -> OnnxSentenceModel:
+    """Load ``model`` through ONNX Runtime with int8 dynamic quantisation, exporting it once.
+
+    The export lives in ``<model folder>/onnx/`` (left out of the model fingerprint): the encoder with mean
+    pooling and L2 normalisation as one graph, fused by ONNX Runtime's BERT optimiser, then int8 dynamic
+    quantisation (per-channel, reduced range: the variant that is safe on AVX2 CPUs without VNNI).
+    """
     try:
         import onnxruntime  # noqa: F401
-        from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
     except ImportError as exc:
         raise ModelLoadError(
             f"the onnx backend needs the optional extra ({exc}); run `.venv/bin/pip install -e '.[onnx]'`"
@@ -174,13 +200,153 @@ def _load_onnx(model: str, cache_dir: Path | None):
     folder = Path(model)
     if not folder.is_dir():
         raise ModelLoadError("the onnx backend needs a local model folder; set QA_MODEL to one")
-    quantized = folder / "onnx" / "model_qint8_avx2.onnx"
-    if not quantized.is_file():
-        exported = SentenceTransformer(str(folder), device="cpu", backend="onnx")
-        export_dynamic_quantized_onnx_model(exported, "avx2", str(folder))
-    return SentenceTransformer(
-        str(folder), device="cpu", backend="onnx", model_kwargs={"file_name": "onnx/model_qint8_avx2.onnx"}
-    )
+    path = folder / ONNX_DIR / ONNX_FILE
+    if not _onnx_export_current(path):
+        export_onnx(folder, path)
+    return OnnxSentenceModel(folder, path)
+
+
+def _onnx_export_current(path: Path) -> bool:
+    info = path.with_suffix(".json")
+    if not path.is_file() or not info.is_file():
+        return False
+    try:
+        return json.loads(info.read_text(encoding="utf-8")).get("export") == ONNX_EXPORT_VERSION
+    except (OSError, ValueError):
+        return False
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def export_onnx(folder: Path, dest: Path) -> Path:
+    """Export the sentence-transformers folder ``folder`` (BERT-like encoder, mean pooling) to int8 ONNX.
+
+    Written under temporary names and renamed into place, so concurrent exports never leave a torn file.
+    """
+    import tempfile
+
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    modules = _read_json(folder / "modules.json")
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules] if isinstance(modules, list) else []
+    pooling = _read_json(folder / "1_Pooling" / "config.json")
+    if kinds[:1] != ["Transformer"] or pooling.get("pooling_mode", "mean") != "mean":
+        raise ModelLoadError(f"the onnx backend supports transformer + mean pooling folders; {folder} is {kinds}")
+    config = AutoConfig.from_pretrained(folder)
+    encoder = AutoModel.from_pretrained(folder, attn_implementation="eager").eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+
+    sample = tokenizer(["query: 你好", "passage: 荆州二医在封城期间接诊发热患者。"], padding=True, return_tensors="pt")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".export-") as tmp:
+        plain, fused, quantized = Path(tmp) / "plain.onnx", Path(tmp) / "fused.onnx", Path(tmp) / "int8.onnx"
+        with torch.inference_mode():
+            torch.onnx.export(
+                Pooled(encoder), (sample["input_ids"], sample["attention_mask"]), str(plain),
+                input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],
+                dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                              "sentence_embedding": {0: "batch"}},
+                opset_version=17, dynamo=False,
+            )
+        del encoder
+        optimized = optimize_model(str(plain), model_type="bert", num_heads=int(config.num_attention_heads),
+                                   hidden_size=int(config.hidden_size), opt_level=1)
+        optimized.save_model_to_file(str(fused))
+        quantize_dynamic(str(fused), str(quantized), weight_type=QuantType.QInt8, per_channel=True,
+                         reduce_range=True, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        os.replace(quantized, dest)
+    info = {"export": ONNX_EXPORT_VERSION, "opset": 17, "quantization": "dynamic int8, per-channel, reduce_range",
+            "torch": torch.__version__, "onnx": onnx.__version__}
+    tmp_info = dest.with_suffix(f".json.{os.getpid()}")
+    tmp_info.write_text(json.dumps(info, indent=2), encoding="utf-8")
+    os.replace(tmp_info, dest.with_suffix(".json"))
+    return dest
+
+
+class OnnxSentenceModel:
+    """The small part of ``SentenceTransformer``'s interface the embedder uses, over an ONNX Runtime session."""
+
+    def __init__(self, folder: Path, path: Path) -> None:
+        import onnxruntime  # noqa: F401
+        from transformers import AutoTokenizer
+
+        self.path = path
+        self._sessions: dict[int, object] = {}
+        self._sessions_lock = threading.Lock()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        st_config = _read_json(folder / "sentence_bert_config.json")
+        self.max_seq_length = int(st_config.get("max_seq_length") or min(self.tokenizer.model_max_length, 512))
+        self.prompts = _read_json(folder / "config_sentence_transformers.json").get("prompts", {}) or {}
+        pooling = _read_json(folder / "1_Pooling" / "config.json")
+        self._dim = int(pooling.get("embedding_dimension") or pooling.get("word_embedding_dimension") or 0)
+        first = self.session(None)
+        if not self._dim:
+            self._dim = int(first.get_outputs()[0].shape[-1])
+
+    def session(self, threads: int | None):
+        """The inference session running on ``threads`` intra-op threads (None: every core), made once."""
+        import onnxruntime as ort
+
+        n = int(threads or cpu_count())
+        with self._sessions_lock:
+            if n not in self._sessions:
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = n
+                options.inter_op_num_threads = 1
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                self._sessions[n] = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            return self._sessions[n]
+
+    def eval(self) -> OnnxSentenceModel:
+        return self
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self._dim
+
+    def encode(
+        self, texts: list[str], *, prompt: str = "", batch_size: int = 32, threads: int | None = None, **_: object
+    ) -> np.ndarray:
+        """Unit vectors for ``texts`` (prompt prepended), in input order, on ``threads`` threads."""
+        session = self.session(threads)
+        texts = [prompt + t for t in texts]
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            enc = self.tokenizer([texts[i] for i in chunk], padding=True, truncation=True,
+                                 max_length=self.max_seq_length, return_tensors="np")
+            feeds = {"input_ids": enc["input_ids"].astype(np.int64),
+                     "attention_mask": enc["attention_mask"].astype(np.int64)}
+            out[chunk] = session.run(None, feeds)[0]
+        return out
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def default_model_dir(cache_dir: Path) -> Path:

@@ -1,0 +1,195 @@
+"""End-to-end latency of `qa serve` under load, against the bare cost of encoding the question.
+
+Builds the seeds index (`qa build --source seeds --index <tmp>`), starts `qa serve` on 127.0.0.1 and a free
+port with ``QA_CACHE_SIZE=0`` (every request does the full work), and drives ``POST /api/ask`` with `wrk`
+(Debian package ``wrk``; installed with apt-get when missing) at 1, 4 and 16 connections for ``--duration``
+seconds each, rotating over the questions of ``tests/data/seed_qa.jsonl``. wrk's latency distribution gives
+p50/p90/p99 and requests/s; non-2xx answers, socket errors and timeouts are counted.
+
+In the same run, the bare model cost is measured in-process: ``embed_queries([q])`` for the same questions
+(median, p95), once before and once after the load levels, pooled. The headline ratio is
+p50(c=1) / median(encode): what the HTTP stack, retrieval and answer extraction add on top of the model.
+
+Finally a second server with the default answer cache answers one repeated question (cache-hit path).
+
+    .venv/bin/python -m bench.latency [--duration 20] [--levels 1,4,16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ._common import (
+    Server,
+    build_seed_index,
+    ensure_tool,
+    env_with,
+    load_seed_questions,
+    machine,
+    median,
+    percentile,
+    table,
+    write_results,
+)
+
+LUA = r"""
+-- POST /api/ask, rotating over the bodies in BODIES (one JSON body a line)
+local bodies = {}
+for line in io.lines(os.getenv("BENCH_BODIES")) do bodies[#bodies + 1] = line end
+local counter = 0
+local threads = {}
+local bad = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+
+function setup(thread)
+  thread:set("offset", #threads * 7)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  counter = offset or 0
+end
+
+function request()
+  counter = counter + 1
+  return wrk.format(nil, "/api/ask", nil, bodies[(counter % #bodies) + 1])
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then bad = bad + 1 end
+end
+
+function done(summary, latency, requests)
+  local non2xx = 0
+  for _, t in ipairs(threads) do non2xx = non2xx + (t:get("bad") or 0) end
+  io.write(string.format(
+    'BENCH_JSON {"requests": %d, "duration_us": %d, "connect": %d, "read": %d, "write": %d, "status": %d, ' ..
+    '"timeout": %d, "non2xx": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
+    summary.requests, summary.duration, summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.status, summary.errors.timeout, non2xx, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, latency.mean))
+end
+"""
+
+
+def run_wrk(wrk: str, url: str, script: Path, bodies: Path, connections: int, duration: int) -> dict:
+    threads = min(connections, 2)
+    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s", "--latency",
+           "-s", str(script), url]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120,
+                          env=dict(os.environ, BENCH_BODIES=str(bodies)))
+    match = re.search(r"BENCH_JSON (\{.*\})", proc.stdout)
+    if proc.returncode != 0 or not match:
+        raise SystemExit(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    data = json.loads(match.group(1))
+    seconds = data["duration_us"] / 1e6
+    errors = data["connect"] + data["read"] + data["write"] + data["timeout"]
+    return {
+        "connections": connections, "threads": threads, "duration_s": seconds, "requests": data["requests"],
+        "rps": data["requests"] / seconds if seconds else 0.0, "p50_ms": data["p50_us"] / 1000,
+        "p90_ms": data["p90_us"] / 1000, "p99_ms": data["p99_us"] / 1000, "max_ms": data["max_us"] / 1000,
+        "mean_ms": data["mean_us"] / 1000, "non2xx": max(data["non2xx"], data["status"]), "socket_errors": errors,
+        "wrk_output": proc.stdout[-1500:],
+    }
+
+
+def bare_encode(embedder, questions: list[str], rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        for q in questions:
+            start = time.perf_counter()
+            embedder.embed_queries([q])
+            times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=20, help="seconds per concurrency level")
+    parser.add_argument("--levels", default="1,4,16")
+    parser.add_argument("--encode-rounds", type=int, default=3, help="passes over the questions per encode block")
+    parser.add_argument("--cache-duration", type=int, default=10, help="seconds of the answer-cache hit run")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",") if x]
+    wrk = ensure_tool("wrk", "wrk")
+    info = machine()
+
+    from embeddings import load_embedder
+    from qa.settings import Settings
+
+    questions = load_seed_questions()
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp_name:
+        tmp = Path(tmp_name)
+        index_dir = tmp / "index"
+        build_seed_index(index_dir, env_with())
+        bodies = tmp / "bodies.jsonl"
+        bodies.write_text("".join(json.dumps({"question": q}, ensure_ascii=False) + "\n" for q in questions),
+                          encoding="utf-8")
+        one_body = tmp / "one.jsonl"
+        one_body.write_text(json.dumps({"question": questions[0]}, ensure_ascii=False) + "\n", encoding="utf-8")
+        script = tmp / "ask.lua"
+        script.write_text(LUA, encoding="utf-8")
+
+        settings = Settings(_env_file=None)
+        embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend,
+                                 query_threads=settings.query_threads)
+        bare_encode(embedder, questions[:5], 1)  # warm-up
+
+        env = env_with(QA_CACHE_SIZE=0, QA_RELOAD_INTERVAL_S=0)
+        levels_out = []
+        with Server(index_dir, env) as server:
+            for q in questions[:5]:  # warm-up: first requests load lazy parts (jieba, tokenizer caches)
+                server.ask(q)
+            encode_ms = bare_encode(embedder, questions, args.encode_rounds)
+            for c in levels:
+                print(f"wrk: {c} connection(s), {args.duration}s ...", file=sys.stderr)
+                levels_out.append(run_wrk(wrk, server.url, script, bodies, c, args.duration))
+                if c == levels[0]:
+                    encode_ms += bare_encode(embedder, questions, args.encode_rounds)
+        cached = []
+        with Server(index_dir, env_with(QA_RELOAD_INTERVAL_S=0)) as server:  # default answer cache
+            server.ask(questions[0])
+            for c in (1, 4):
+                cached.append(run_wrk(wrk, server.url, script, one_body, c, args.cache_duration))
+
+    enc = {"median_ms": median(encode_ms), "p95_ms": percentile(encode_ms, 95), "n": len(encode_ms)}
+    c1 = next((lv for lv in levels_out if lv["connections"] == 1), levels_out[0])
+    c16 = next((lv for lv in levels_out if lv["connections"] == 16), levels_out[-1])
+    ratio = c1["p50_ms"] / enc["median_ms"]
+    targets = {
+        "p50_c1_over_encode": {"value": ratio, "target": "<= 1.25", "met": ratio <= 1.25},
+        "c16_errors": {"value": c16["non2xx"] + c16["socket_errors"], "target": "0",
+                       "met": c16["non2xx"] + c16["socket_errors"] == 0},
+        "c16_p99_over_p50": {"value": c16["p99_ms"] / c16["p50_ms"], "target": "< 10",
+                             "met": c16["p99_ms"] / c16["p50_ms"] < 10},
+    }
+    results = {"machine": info, "params": vars(args) | {"questions": len(questions), "backend": settings.backend,
+                                                         "query_threads": settings.query_threads},
+               "encode": enc, "levels": levels_out, "cache_hit": cached, "targets": targets}
+    path = write_results("latency", results)
+
+    print(f"## bench.latency: qa serve, seeds index, {len(questions)} questions, backend {settings.backend} "
+          f"({info['cpus']} CPUs, {info['date']})\n")
+    rows = [[f"c={lv['connections']} (t={lv['threads']})", lv["requests"], round(lv["rps"], 1), lv["p50_ms"],
+             lv["p90_ms"], lv["p99_ms"], lv["non2xx"], lv["socket_errors"]] for lv in levels_out]
+    rows += [[f"cache hit c={lv['connections']}", lv["requests"], round(lv["rps"], 1), lv["p50_ms"], lv["p90_ms"],
+              lv["p99_ms"], lv["non2xx"], lv["socket_errors"]] for lv in cached]
+    print(table(["load", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx", "socket errors"], rows))
+    print(f"\nbare embed_queries (in-process, n={enc['n']}): median {enc['median_ms']:.1f} ms, "
+          f"p95 {enc['p95_ms']:.1f} ms\n")
+    print(table(["target", "value", "goal", "met"],
+                [[k, round(v["value"], 3), v["target"], "yes" if v["met"] else "NO"] for k, v in targets.items()]))
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
