@@ -118,6 +118,9 @@ def main() -> None:
     parser.add_argument("--levels", default="1,4,16")
     parser.add_argument("--encode-rounds", type=int, default=3, help="passes over the questions per encode block")
     parser.add_argument("--cache-duration", type=int, default=10, help="seconds of the answer-cache hit run")
+    parser.add_argument("--max-queue", type=int, default=None,
+                        help="QA_MAX_QUEUE for the load levels [the largest level, so c=16 queues instead of "
+                             "being shed]; the default settings are also run at the largest level")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x]
     wrk = ensure_tool("wrk", "wrk")
@@ -144,7 +147,8 @@ def main() -> None:
                                  query_threads=settings.query_threads)
         bare_encode(embedder, questions[:5], 1)  # warm-up
 
-        env = env_with(QA_CACHE_SIZE=0, QA_RELOAD_INTERVAL_S=0)
+        max_queue = args.max_queue if args.max_queue is not None else max(levels)
+        env = env_with(QA_CACHE_SIZE=0, QA_RELOAD_INTERVAL_S=0, QA_MAX_QUEUE=max_queue)
         levels_out = []
         with Server(index_dir, env) as server:
             for q in questions[:5]:  # warm-up: first requests load lazy parts (jieba, tokenizer caches)
@@ -155,6 +159,10 @@ def main() -> None:
                 levels_out.append(run_wrk(wrk, server.url, script, bodies, c, args.duration))
                 if c == levels[0]:
                     encode_ms += bare_encode(embedder, questions, args.encode_rounds)
+        with Server(index_dir, env_with(QA_CACHE_SIZE=0, QA_RELOAD_INTERVAL_S=0)) as server:  # default queue
+            server.ask(questions[0])
+            shed = run_wrk(wrk, server.url, script, bodies, max(levels), args.duration)
+            shed["settings"] = f"default QA_MAX_QUEUE={settings.max_queue}"
         cached = []
         with Server(index_dir, env_with(QA_RELOAD_INTERVAL_S=0)) as server:  # default answer cache
             server.ask(questions[0])
@@ -173,14 +181,19 @@ def main() -> None:
                              "met": c16["p99_ms"] / c16["p50_ms"] < 10},
     }
     results = {"machine": info, "params": vars(args) | {"questions": len(questions), "backend": settings.backend,
-                                                         "query_threads": settings.query_threads},
-               "encode": enc, "levels": levels_out, "cache_hit": cached, "targets": targets}
+                                                         "query_threads": settings.query_threads,
+                                                         "max_queue": max_queue,
+                                                         "max_concurrency": settings.max_concurrency},
+               "encode": enc, "levels": levels_out, "default_queue": shed, "cache_hit": cached,
+               "targets": targets}
     path = write_results("latency", results)
 
-    print(f"## bench.latency: qa serve, seeds index, {len(questions)} questions, backend {settings.backend} "
-          f"({info['cpus']} CPUs, {info['date']})\n")
+    print(f"## bench.latency: qa serve, seeds index, {len(questions)} questions, backend {settings.backend}, "
+          f"QA_MAX_QUEUE={max_queue} ({info['cpus']} CPUs, {info['date']})\n")
     rows = [[f"c={lv['connections']} (t={lv['threads']})", lv["requests"], round(lv["rps"], 1), lv["p50_ms"],
              lv["p90_ms"], lv["p99_ms"], lv["non2xx"], lv["socket_errors"]] for lv in levels_out]
+    rows.append([f"c={shed['connections']}, {shed['settings']}", shed["requests"], round(shed["rps"], 1),
+                 shed["p50_ms"], shed["p90_ms"], shed["p99_ms"], shed["non2xx"], shed["socket_errors"]])
     rows += [[f"cache hit c={lv['connections']}", lv["requests"], round(lv["rps"], 1), lv["p50_ms"], lv["p90_ms"],
               lv["p99_ms"], lv["non2xx"], lv["socket_errors"]] for lv in cached]
     print(table(["load", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx", "socket errors"], rows))

@@ -88,12 +88,14 @@ class SentenceTransformerEmbedder:
         query_threads: int | None = None,
         cache_dir: Path | None = None,
     ) -> None:
-        try:
-            import torch  # noqa: F401
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:  # pragma: no cover - the default install has both
-            raise ModelLoadError(f"sentence-transformers is not installed ({exc}); run `make install`") from exc
-        self._torch = __import__("torch")
+        self._torch = None  # the onnx backend runs without torch (it is imported only to export, once)
+        if backend != "onnx":
+            try:
+                import torch
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:  # pragma: no cover - the default install has both
+                raise ModelLoadError(f"sentence-transformers is not installed ({exc}); run `make install`") from exc
+            self._torch = torch
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # no "Loading weights" bar on every `qa` command
@@ -146,8 +148,11 @@ class SentenceTransformerEmbedder:
     def _threads(self, threads: int | None):
         """Run torch with ``threads`` intra-op threads (None: leave as is), restoring the previous count."""
         torch = self._torch
+        if torch is None:  # onnx: each session has its own thread count
+            yield
+            return
         previous = torch.get_num_threads()
-        change = self.backend == "torch" and bool(threads) and threads != previous
+        change = bool(threads) and threads != previous
         if change:
             torch.set_num_threads(threads)
         try:
@@ -288,14 +293,19 @@ class OnnxSentenceModel:
 
     def __init__(self, folder: Path, path: Path) -> None:
         import onnxruntime  # noqa: F401
-        from transformers import AutoTokenizer
+        from tokenizers import Tokenizer  # not transformers' AutoTokenizer: that imports torch
 
         self.path = path
         self._sessions: dict[int, object] = {}
         self._sessions_lock = threading.Lock()
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        tok_config = _read_json(folder / "tokenizer_config.json")
         st_config = _read_json(folder / "sentence_bert_config.json")
-        self.max_seq_length = int(st_config.get("max_seq_length") or min(self.tokenizer.model_max_length, 512))
+        self.max_seq_length = int(st_config.get("max_seq_length") or min(tok_config.get("model_max_length", 512), 512))
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        pad = str(tok_config.get("pad_token") or "<pad>")
+        pad_id = self.tokenizer.token_to_id(pad)
+        self.tokenizer.enable_truncation(max_length=self.max_seq_length)
+        self.tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token=pad)
         self.prompts = _read_json(folder / "config_sentence_transformers.json").get("prompts", {}) or {}
         pooling = _read_json(folder / "1_Pooling" / "config.json")
         self._dim = int(pooling.get("embedding_dimension") or pooling.get("word_embedding_dimension") or 0)
@@ -333,10 +343,9 @@ class OnnxSentenceModel:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            enc = self.tokenizer([texts[i] for i in chunk], padding=True, truncation=True,
-                                 max_length=self.max_seq_length, return_tensors="np")
-            feeds = {"input_ids": enc["input_ids"].astype(np.int64),
-                     "attention_mask": enc["attention_mask"].astype(np.int64)}
+            encoded = self.tokenizer.encode_batch([texts[i] for i in chunk])
+            feeds = {"input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+                     "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64)}
             out[chunk] = session.run(None, feeds)[0]
         return out
 
