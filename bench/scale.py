@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--ef-search", default="16,32,48,64,96,128,192,256")
     parser.add_argument("--ivf", default="1024,4096", help="nlist values, comma-separated")
     parser.add_argument("--nprobe", default="4,8,16,24,32,48,64,96,128")
-    parser.add_argument("--exact-timing-queries", type=int, default=100, help="exact search is slow: time fewer")
+    parser.add_argument("--exact-timing-queries", type=int, default=50, help="exact search is slow: time fewer")
     parser.add_argument("--tmp", type=Path, default=None, help="where index files go [a temporary folder]")
     parser.add_argument("--load-worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--flags", default="0", help=argparse.SUPPRESS)
@@ -162,9 +162,27 @@ def main() -> None:
                        "data_mib": data.nbytes / 2**20}
 
     rows = []
+    flag_sets = {
+        "0 (read whole)": "0",
+        "IO_FLAG_MMAP|READ_ONLY": str(faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY),
+        "IO_FLAG_MMAP_IFC|READ_ONLY": str(faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY),
+        "VectorIndex.load": "vectorindex",
+    }
+    sharing: list[dict] = []
+    results["mmap_sharing"] = sharing
 
-    def record(entry: dict) -> None:
+    def record(entry: dict, folder: Path) -> None:
+        """Keep the figures, then see how two processes loading the saved file share its pages."""
         results["indexes"].append(entry)
+        for flag_name, flags in flag_sets.items():
+            try:
+                pair = two_loaders(folder / "vectors.faiss", flags, tmp / "queries.npy")
+            except Exception as exc:  # a flag a type cannot take: record it and go on
+                sharing.append({"index": entry["index"], "flags": flag_name, "error": str(exc)[:200]})
+                continue
+            sharing.append({"index": entry["index"], "flags": flag_name, "first": pair[0], "second": pair[1]})
+            print(f"  load {entry['index']} {flag_name}: second process RSS {pair[1]['rss_mib']:.0f} MiB, "
+                  f"USS {pair[1]['uss_mib']:.0f} MiB", file=sys.stderr)
         write_results("scale", results)
 
     # exact
@@ -185,48 +203,10 @@ def main() -> None:
              "latency_1_thread_ms": latency_ms(flat, queries, k, 1, args.exact_timing_queries),
              "latency_default_threads_ms": latency_ms(flat, queries, k, default_threads, args.exact_timing_queries)}
     faiss.omp_set_num_threads(default_threads)
-    record(entry)
+    record(entry, exact_dir)
     print(f"exact: {entry['latency_1_thread_ms']['p50']:.1f} ms/query (1 thread)", file=sys.stderr)
     del flat
     gc.collect()
-
-    # HNSW
-    for pair in [p for p in args.hnsw.split(",") if p]:
-        m, efc = (int(x) for x in pair.split(":"))
-        before = rss_bytes()
-        start = time.perf_counter()
-        index = faiss.IndexHNSWFlat(args.dim, m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = efc
-        index.add(data)
-        build_s = time.perf_counter() - start
-        memory = (rss_bytes() - before) / 2**20
-        folder = tmp / f"hnsw{m}-{efc}"
-        folder.mkdir()
-        faiss.write_index(index, str(folder / "vectors.faiss"))
-        print(f"HNSW M={m} efC={efc}: built in {build_s:.0f}s", file=sys.stderr)
-        sweep = []
-        for ef in (int(x) for x in args.ef_search.split(",")):
-            index.hnsw.efSearch = ef
-            faiss.omp_set_num_threads(default_threads)
-            _, ids = index.search(queries, k)
-            point = {"efSearch": ef, "recall@10": recall_at(ids, truth, k),
-                     "latency_1_thread_ms": latency_ms(index, queries, k, 1, len(queries)),
-                     "latency_default_threads_ms": latency_ms(index, queries, k, default_threads, len(queries))}
-            sweep.append(point)
-            print(f"  efSearch={ef}: recall@10 {point['recall@10']:.4f} "
-                  f"p50 {point['latency_1_thread_ms']['p50']:.2f} ms", file=sys.stderr)
-            if point["recall@10"] >= 0.995:
-                break
-        faiss.omp_set_num_threads(default_threads)
-        chosen = next((p for p in sweep if p["recall@10"] >= TARGET_RECALL), sweep[-1])
-        (folder / "params.json").write_text(json.dumps({"type": "hnsw", "efSearch": chosen["efSearch"]}))
-        record({"index": f"HNSW M={m}", "params": {"M": m, "efConstruction": efc, "efSearch": chosen["efSearch"]},
-                "build_s": build_s, "file_mib": file_mib(folder / "vectors.faiss"), "memory_mib": memory,
-                "recall@10": chosen["recall@10"], "latency_1_thread_ms": chosen["latency_1_thread_ms"],
-                "latency_default_threads_ms": chosen["latency_default_threads_ms"], "sweep": sweep,
-                "folder": folder.name})
-        del index
-        gc.collect()
 
     # IVF (flat lists)
     for nlist in (int(x) for x in args.ivf.split(",") if x):
@@ -264,33 +244,54 @@ def main() -> None:
                 "build_s": build_s, "train_s": train_s, "file_mib": file_mib(folder / "vectors.faiss"),
                 "memory_mib": memory, "recall@10": chosen["recall@10"],
                 "latency_1_thread_ms": chosen["latency_1_thread_ms"],
-                "latency_default_threads_ms": chosen["latency_default_threads_ms"], "sweep": sweep,
-                "folder": folder.name})
+                "latency_default_threads_ms": chosen["latency_default_threads_ms"], "sweep": sweep},
+               folder)
         del index, quantizer
+        gc.collect()
+
+    # HNSW
+    for pair in [p for p in args.hnsw.split(",") if p]:
+        m, efc = (int(x) for x in pair.split(":"))
+        before = rss_bytes()
+        start = time.perf_counter()
+        print(f"HNSW M={m} efC={efc}: building (slow: random access over {data.nbytes / 2**30:.1f} GiB)",
+              file=sys.stderr)
+        index = faiss.IndexHNSWFlat(args.dim, m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = efc
+        index.add(data)
+        build_s = time.perf_counter() - start
+        memory = (rss_bytes() - before) / 2**20
+        folder = tmp / f"hnsw{m}-{efc}"
+        folder.mkdir()
+        faiss.write_index(index, str(folder / "vectors.faiss"))
+        print(f"HNSW M={m} efC={efc}: built in {build_s:.0f}s", file=sys.stderr)
+        sweep = []
+        for ef in (int(x) for x in args.ef_search.split(",")):
+            index.hnsw.efSearch = ef
+            faiss.omp_set_num_threads(default_threads)
+            _, ids = index.search(queries, k)
+            point = {"efSearch": ef, "recall@10": recall_at(ids, truth, k),
+                     "latency_1_thread_ms": latency_ms(index, queries, k, 1, len(queries)),
+                     "latency_default_threads_ms": latency_ms(index, queries, k, default_threads, len(queries))}
+            sweep.append(point)
+            print(f"  efSearch={ef}: recall@10 {point['recall@10']:.4f} "
+                  f"p50 {point['latency_1_thread_ms']['p50']:.2f} ms", file=sys.stderr)
+            if point["recall@10"] >= 0.995:
+                break
+        faiss.omp_set_num_threads(default_threads)
+        chosen = next((p for p in sweep if p["recall@10"] >= TARGET_RECALL), sweep[-1])
+        (folder / "params.json").write_text(json.dumps({"type": "hnsw", "efSearch": chosen["efSearch"]}))
+        record({"index": f"HNSW M={m}", "params": {"M": m, "efConstruction": efc, "efSearch": chosen["efSearch"]},
+                "build_s": build_s, "file_mib": file_mib(folder / "vectors.faiss"), "memory_mib": memory,
+                "recall@10": chosen["recall@10"], "latency_1_thread_ms": chosen["latency_1_thread_ms"],
+                "latency_default_threads_ms": chosen["latency_default_threads_ms"], "sweep": sweep},
+               folder)
+        del index
         gc.collect()
 
     del data
     gc.collect()
 
-    # memory-mapping: two processes load each file at once
-    flag_sets = {
-        "0 (read whole)": "0",
-        "IO_FLAG_MMAP|READ_ONLY": str(faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY),
-        "IO_FLAG_MMAP_IFC|READ_ONLY": str(faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY),
-        "VectorIndex.load": "vectorindex",
-    }
-    sharing = []
-    folders = [("flat", "flat (exact)")] + [(e["folder"], e["index"]) for e in results["indexes"] if "folder" in e]
-    for folder, label in folders:
-        for flag_name, flags in flag_sets.items():
-            try:
-                pair = two_loaders(tmp / folder / "vectors.faiss", flags, tmp / "queries.npy")
-            except Exception as exc:  # a flag a type cannot take: record it and go on
-                sharing.append({"index": label, "flags": flag_name, "error": str(exc)[:200]})
-                continue
-            sharing.append({"index": label, "flags": flag_name, "first": pair[0], "second": pair[1]})
-            print(f"  load {label} {flag_name}: second process RSS {pair[1]['rss_mib']:.0f} MiB, "
-                  f"USS {pair[1]['uss_mib']:.0f} MiB", file=sys.stderr)
     results["mmap_sharing"] = sharing
     results["total_s"] = time.perf_counter() - t0
     path = write_results("scale", results)
