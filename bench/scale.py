@@ -112,12 +112,14 @@ def load_worker(path: str, flags: str, queries: str, hold: float) -> None:
 def two_loaders(path: Path, flags: str, queries: Path) -> list[dict]:
     """Start two loaders of the same file at once; each reports its memory while both are alive."""
     cmd = [PY, "-m", "bench.scale", "--load-worker", str(path), "--flags", flags, "--worker-queries", str(queries)]
-    first = subprocess.Popen([*cmd, "--hold", "20"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    line1 = first.stdout.readline()
-    second = subprocess.Popen([*cmd, "--hold", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    line2, _ = second.communicate(timeout=600)
-    first.terminate()
-    first.wait(timeout=30)
+    first = subprocess.Popen([*cmd, "--hold", "900"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:  # the first holds its pages until the second has measured, then is ended by its pid
+        line1 = first.stdout.readline()
+        second = subprocess.Popen([*cmd, "--hold", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        line2, _ = second.communicate(timeout=600)
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
     return [json.loads(line1), json.loads(line2.strip().splitlines()[0])]
 
 

@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     host: str = "127.0.0.1"
     port: int = 8000
-    query_threads: int | None = Field(None, description="torch threads for question encoding (None: default)")
+    # 1 by measurement (bench.threads): on a shared 2-core machine a 2-thread torch encode waits on a
+    # descheduled sibling thread and gets several times slower; builds use every core regardless.
+    query_threads: int | None = Field(1, ge=1, description="intra-op threads per question encoding (None: all)")
     max_concurrency: int = Field(2, ge=1, description="questions encoded at once")
     max_queue: int = Field(8, ge=0, description="questions waiting beyond max_concurrency before 503")
     queue_timeout_s: float = Field(5.0, gt=0, description="longest wait for a model slot before 503")
