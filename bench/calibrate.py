@@ -86,10 +86,11 @@ def main() -> None:
     names = {"pos": ["seeds", "xquad"], "off": ["cmrc/xquad on seeds", "xquad on seeds"]}
     for lang, groups in (("zh", zh), ("en", en)):
         for kind in ("pos", "off"):
-            for name, f in zip(names[kind], groups[kind]):
+            for name, f in zip(names[kind], groups[kind], strict=True):
                 print(f"{lang} {kind} {name:22s} dense p5/p50/p95 {np.percentile(f[:, 0], [5, 50, 95]).round(3)}"
                       f"  coverage p5/p50/p95 {np.percentile(f[:, 1], [5, 50, 95]).round(2)}")
-        print(f"{lang} hard unanswerable        dense {groups['hard'][:, 0].round(3)} coverage {groups['hard'][:, 1].round(2)}")
+        hard = groups["hard"]
+        print(f"{lang} hard unanswerable        dense {hard[:, 0].round(3)} coverage {hard[:, 1].round(2)}")
 
     def search(groups, grid):
         off = np.vstack(groups["off"])
@@ -113,7 +114,7 @@ def main() -> None:
     print(f"\nchosen: dense_min={d} coverage_min={c} dense_with_coverage_min={dc} cross_lingual_dense_min={ed}")
     for lang, groups, rule in (("zh", zh, (d, c, dc)), ("en", en, (ed, 2.0, 0.0))):
         for kind in ("pos", "off"):
-            for name, f in zip(names[kind], groups[kind]):
+            for name, f in zip(names[kind], groups[kind], strict=True):
                 r = refused(f, *rule).mean()
                 print(f"  {lang} {kind} {name:22s} {'answered' if kind == 'pos' else 'refused'} "
                       f"{1 - r if kind == 'pos' else r:.3f} (n={len(f)})")

@@ -208,7 +208,7 @@ def build_tokenizer(packed: PackedModel):
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
 
     sp = packed.special
-    vocab = list(zip(packed.pieces, packed.scores.astype(float).tolist()))
+    vocab = list(zip(packed.pieces, packed.scores.astype(float).tolist(), strict=True))
     tok = Tokenizer(models.Unigram(vocab, unk_id=sp["unk"], byte_fallback=False))
     tok.normalizer = _normalizer(packed.norm)
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)

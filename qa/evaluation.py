@@ -197,5 +197,7 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"answered {r['answered']:.0%} of {r['answerable']} answerable")
     if "answer_sentence" in summary:
         a = summary["answer_sentence"]
-        lines.append(f"answer sentence contains the evidence for {a['contains_evidence']:.0%} of {a['judged']} answered")
+        lines.append(
+            f"answer sentence contains the evidence for {a['contains_evidence']:.0%} of {a['judged']} answered"
+        )
     return "\n".join(lines)

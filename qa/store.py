@@ -167,7 +167,8 @@ def check_model(manifest: dict[str, Any], embedder: Embedder, index_dir: Path) -
     if manifest.get("model") != embedder.name or int(manifest.get("dim", -1)) != embedder.dim:
         raise IndexMismatch(
             f"the index at {index_dir} was built with {manifest.get('model')!r} (dim {manifest.get('dim')}), "
-            f"but the service uses {embedder.name!r} (dim {embedder.dim}); rebuild it with `qa build --index {index_dir}`"
+            f"but the service uses {embedder.name!r} (dim {embedder.dim}); "
+            f"rebuild it with `qa build --index {index_dir}`"
         )
 
 
@@ -192,7 +193,9 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> CorpusIndex
     except (OSError, ValueError, TypeError, KeyError, IndexFileError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise IndexCorrupt(f"the index at {index_dir} is damaged ({first}); rebuild it with `qa build`") from exc
-    counts = (len(passages), int(manifest.get("passages", -1)), len(units), len(vectors), int(manifest.get("units", -1)))
+    counts = (
+        len(passages), int(manifest.get("passages", -1)), len(units), len(vectors), int(manifest.get("units", -1))
+    )
     if (
         counts[0] != counts[1] or len(set(counts[2:])) != 1 or vectors.dim != int(manifest.get("dim", -1))
         or (len(units) and int(units.passage.max()) >= len(passages))
