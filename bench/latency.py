@@ -47,6 +47,7 @@ for line in io.lines(os.getenv("BENCH_BODIES")) do bodies[#bodies + 1] = line en
 local counter = 0
 local threads = {}
 local bad = 0
+local statuses = {}
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 
@@ -65,7 +66,11 @@ function request()
 end
 
 function response(status, headers, body)
-  if status < 200 or status > 299 then bad = bad + 1 end
+  if status < 200 or status > 299 then
+    bad = bad + 1
+    statuses[status] = (statuses[status] or 0) + 1
+    if bad == 1 then io.stderr:write("BENCH_FIRST_ERROR " .. status .. " " .. string.sub(body, 1, 300) .. "\n") end
+  end
 end
 
 function done(summary, latency, requests)
@@ -87,6 +92,7 @@ def run_wrk(wrk: str, url: str, script: Path, bodies: Path, connections: int, du
            "-s", str(script), url]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120,
                           env=dict(os.environ, BENCH_BODIES=str(bodies)))
+    first_error = re.findall(r"BENCH_FIRST_ERROR (.*)", proc.stderr)
     match = re.search(r"BENCH_JSON (\{.*\})", proc.stdout)
     if proc.returncode != 0 or not match:
         raise SystemExit(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -98,7 +104,7 @@ def run_wrk(wrk: str, url: str, script: Path, bodies: Path, connections: int, du
         "rps": data["requests"] / seconds if seconds else 0.0, "p50_ms": data["p50_us"] / 1000,
         "p90_ms": data["p90_us"] / 1000, "p99_ms": data["p99_us"] / 1000, "max_ms": data["max_us"] / 1000,
         "mean_ms": data["mean_us"] / 1000, "non2xx": max(data["non2xx"], data["status"]), "socket_errors": errors,
-        "wrk_output": proc.stdout[-1500:],
+        "wrk_output": proc.stdout[-1500:], "first_errors": first_error[:4],
     }
 
 
