@@ -32,7 +32,7 @@ run: index
 
 serve: run
 
-# The page tests drive Debian's Chromium; install it when missing (never `playwright install`).
+# The page tests drive Debian's Chromium; install it when missing (never Playwright's own browser download).
 browser:
 	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi wqy; } || { \
 		echo "installing Debian's chromium for the browser tests"; \

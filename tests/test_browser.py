@@ -1,7 +1,7 @@
 """The chat page in a real browser: Debian's Chromium driven by Playwright against the real app (real model,
 seeds index) served by uvicorn on 127.0.0.1. Every wait is bounded.
 
-Needs /usr/bin/chromium (`make browser` installs it); never `playwright install`.
+Needs /usr/bin/chromium (`make browser` installs it); never Playwright's own browser download.
 """
 
 from __future__ import annotations
