@@ -14,7 +14,7 @@ import numpy as np
 
 from .documents import normalize_whitespace
 from .glossary import chinese_keywords
-from .retriever import Hit, Retriever, cjk_share
+from .retriever import Hit, Retriever
 
 # Weights measured on seed_qa and 300 XQuAD questions (share of answer sentences containing the answer:
 # seeds 0.67 -> 0.71, XQuAD zh 0.78 -> 0.78, XQuAD en 0.66 -> 0.72 against cosine + coverage alone).
@@ -69,7 +69,7 @@ def best_sentence(retriever: Retriever, question: str, hits: list[Hit], qvec: np
     and for headings.
     """
     keywords = question
-    if cjk_share(question) < retriever.calibration.cross_lingual_cjk_share:
+    if retriever.cross_lingual(question):
         keywords = " ".join(chinese_keywords(question))
     best: tuple[float, int, int, int] | None = None
     for rank, hit in enumerate(hits[:ANSWER_PASSAGES]):

@@ -85,11 +85,13 @@ def _lemmas(word: str) -> list[str]:
     return out
 
 
-def chinese_keywords(question: str) -> list[str]:
-    """Chinese words a dictionary offers for the English words and names in ``question``."""
+@lru_cache(maxsize=1024)
+def chinese_keywords(question: str) -> tuple[str, ...]:
+    """Chinese words a dictionary offers for the English words and names in ``question``
+    (cached: retrieval and answer selection both ask for the same question)."""
     glosses, names = reverse_dictionary()
     if not glosses:
-        return []
+        return ()
     text = unicodedata.normalize("NFKC", question)
     words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
     out: list[str] = []
@@ -110,4 +112,4 @@ def chinese_keywords(question: str) -> list[str]:
                 out.extend(found[:MAX_PER_TERM])
                 if size > 1:
                     used[i : i + size] = [True] * size
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))

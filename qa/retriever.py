@@ -113,6 +113,10 @@ class Retriever:
         total = sum(weights.values())
         return float(sum(w for tok, w in weights.items() if tok in t) / total) if total else 0.0
 
+    def cross_lingual(self, question: str) -> bool:
+        """True for a question written mostly in another script than Chinese (an English question)."""
+        return cjk_share(question) < self.calibration.cross_lingual_cjk_share
+
     def known_share(self, question: str) -> float:
         """Share of the question's keyword mass that the corpus vocabulary knows (0 for an English
         question over Chinese text, near 1 for a Chinese one): how far the keyword leg can be trusted."""
@@ -170,7 +174,7 @@ class Retriever:
                 fused[pid] = fused.get(pid, 0.0) + cal.dense_weight / (RRF_K + rank + 1)
         keyword_of: dict[int, float] = {}
         keyword_text, keyword_weight = question, cal.keyword_weight
-        if cjk_share(question) < cal.cross_lingual_cjk_share:
+        if self.cross_lingual(question):
             # an English question: its keywords come from the dictionary (see qa.glossary)
             keyword_text = " ".join([question, *chinese_keywords(question)])
             keyword_weight = cal.glossary_weight
@@ -224,7 +228,7 @@ class Retriever:
             return False
         cal = self.calibration
         dense = max(h.dense for h in hits[:3])
-        if cjk_share(question) < cal.cross_lingual_cjk_share:
+        if self.cross_lingual(question):
             return dense >= cal.cross_lingual_dense_min
         coverage = max(h.coverage for h in hits[:3])
         return dense >= cal.dense_min or (coverage >= cal.coverage_min and dense >= cal.dense_with_coverage_min)
