@@ -11,11 +11,12 @@ STAMP     := $(VENV)/.installed
 .PHONY: install model index run serve test test-fast browser bench lint clean
 
 # torch first and exactly pinned: it is a CPU wheel on this machine's disk; anything looser pulls a CUDA build.
+# The onnx extra comes along so QA_BACKEND=onnx works and its test runs; torch stays the default backend.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,onnx]'
 	touch $(STAMP)
 
 install: $(STAMP)

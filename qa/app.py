@@ -114,6 +114,7 @@ def create_app(
     async def lifespan(app: FastAPI):
         service: Service = app.state.service
         service.warm_up()
+        service.trim_memory()
         if watch:
             service.watch()
         yield

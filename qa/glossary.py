@@ -15,11 +15,13 @@ import unicodedata
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 MAX_PER_TERM = 6
 _ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _STOP = frozenset(
     """a an the of in on at to for from by with and or but is are was were be been being do does did done have has
     had having what which who whom whose when where why how many much that this these those it its it's as into
@@ -44,14 +46,23 @@ def _pinyin_key(pinyin: str) -> str:
     return "".join(syllables) if all(s.isalpha() for s in syllables) else ""
 
 
+class Dictionary(NamedTuple):
+    """What the service reads from CC-CEDICT."""
+
+    glosses: dict[str, list[str]]  # English gloss → simplified words
+    names: dict[str, list[str]]  # pinyin-spelled name ("jingzhou") → simplified words
+    proper_nouns: frozenset[str]  # simplified proper nouns (capitalised pinyin) of two or more characters
+
+
 @lru_cache(maxsize=1)
-def reverse_dictionary() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """(gloss → simplified words, pinyin-spelled name → simplified words), built once from CC-CEDICT."""
+def reverse_dictionary() -> Dictionary:
+    """The reverse dictionary and the proper nouns, built once from CC-CEDICT."""
     glosses: dict[str, list[str]] = defaultdict(list)
     names: dict[str, list[str]] = defaultdict(list)
+    proper: set[str] = set()
     path = _cedict_file()
     if path is None:
-        return {}, {}
+        return Dictionary({}, {}, frozenset())
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if line.startswith("#"):
@@ -74,7 +85,9 @@ def reverse_dictionary() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
                 key = _pinyin_key(pinyin)
                 if key:
                     names[key].append(simp)
-    return dict(glosses), dict(names)
+                if len(simp) >= 2 and _HAN.fullmatch(simp):
+                    proper.add(simp)
+    return Dictionary(dict(glosses), dict(names), frozenset(proper))
 
 
 def _lemmas(word: str) -> list[str]:
@@ -89,7 +102,7 @@ def _lemmas(word: str) -> list[str]:
 def chinese_keywords(question: str) -> tuple[str, ...]:
     """Chinese words a dictionary offers for the English words and names in ``question``
     (cached: retrieval and answer selection both ask for the same question)."""
-    glosses, names = reverse_dictionary()
+    glosses, names, _ = reverse_dictionary()
     if not glosses:
         return ()
     text = unicodedata.normalize("NFKC", question)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +77,11 @@ class KeywordIndex:
         bm25 = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
         bm25.index(corpus, show_progress=False)
         return cls(bm25, mode)
+
+    @property
+    def vocabulary(self) -> Container[str]:
+        """Every indexed token."""
+        return self._vocab.keys()
 
     def idf(self) -> dict[str, float]:
         """Lucene idf of every indexed token (document frequency read from the BM25 matrix)."""

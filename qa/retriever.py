@@ -3,7 +3,8 @@ with a calibrated confidence decision.
 
 The confidence rule reads two features of the best passage: its dense cosine similarity, and how much of
 the question's (idf-weighted) keyword mass it contains. Thresholds come from ``calibration.json``, written
-by ``bench/calibrate.py`` from labelled questions; they are not guessed.
+by ``bench/calibrate.py`` from labelled questions; they are not guessed. A Chinese question naming
+something the documents never mention is refused first (:mod:`qa.names`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from embeddings import Embedder
 from .documents import Passage
 from .glossary import chinese_keywords
 from .keywords import tokenize
+from .names import unknown_names
 from .store import CorpusIndex
 from .text import fold, squeeze
 
@@ -101,6 +103,12 @@ class Retriever:
         rows = np.arange(len(index.passages))
         self._unit_first = np.searchsorted(owners, rows, "left")
         self._unit_last = np.searchsorted(owners, rows, "right")
+        keywords = index.keywords
+        self._bigrams = (  # the documents' folded character bigrams, for the unknown-name rule
+            keywords.vocabulary
+            if keywords.mode == "bigram"
+            else frozenset(t for p in index.passages for t in tokenize(p.text, "bigram"))
+        )
 
     def coverage(self, question: str, text: str) -> float:
         """Share of the question's idf-weighted keyword mass found in ``text`` (0..1)."""
@@ -116,6 +124,10 @@ class Retriever:
     def cross_lingual(self, question: str) -> bool:
         """True for a question written mostly in another script than Chinese (an English question)."""
         return cjk_share(question) < self.calibration.cross_lingual_cjk_share
+
+    def unknown_names(self, question: str) -> list[str]:
+        """Names a Chinese question mentions that the documents never do (see :mod:`qa.names`)."""
+        return [] if self.cross_lingual(question) else unknown_names(question, self._bigrams)
 
     def known_share(self, question: str) -> float:
         """Share of the question's keyword mass that the corpus vocabulary knows (0 for an English
@@ -222,9 +234,10 @@ class Retriever:
         """The calibrated "found" rule over the best passages.
 
         A question written mostly in another script than Chinese (an English question) is judged by
-        cosine alone, against its own threshold: cross-lingual similarities sit lower.
+        cosine alone, against its own threshold: cross-lingual similarities sit lower. A Chinese question
+        that names a place, person or organisation the documents never mention is refused outright.
         """
-        if not hits:
+        if not hits or self.unknown_names(question):
             return False
         cal = self.calibration
         dense = max(h.dense for h in hits[:3])

@@ -12,6 +12,7 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from embeddings import Embedder
@@ -112,6 +113,10 @@ class Service:
         self._stamp: tuple | None = None
         self._reload_lock = threading.Lock()
         self.gate = Gate(settings.max_concurrency, settings.max_queue, settings.queue_timeout_s)
+        # the model runs on these few long-lived threads only, never on the web server's many worker
+        # threads: each new thread that runs torch gets its own allocator arena and OpenMP team, and
+        # the process grew under sustained load while requests moved between threads (bench/load.py)
+        self._workers = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="qa-model")
         self.cache = AnswerCache(settings.cache_size, settings.cache_ttl_s)
         self._stop = threading.Event()
         if index is not None:
@@ -165,6 +170,12 @@ class Service:
         thread.start()
         return thread
 
+    def trim_memory(self) -> threading.Thread | None:
+        """Hand freed heap memory back to the system every ``trim_interval_s`` (see :mod:`qa.memory`)."""
+        from .memory import trim_every
+
+        return trim_every(self.settings.trim_interval_s, self._stop)
+
     def watch(self) -> threading.Thread | None:
         """Poll for a rebuilt index in the background."""
         interval = self.settings.reload_interval_s
@@ -184,6 +195,7 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
+        self._workers.shutdown(wait=False, cancel_futures=True)
 
     def current(self) -> Retriever:
         retriever = self.retriever
@@ -202,6 +214,6 @@ class Service:
         if cached is not None:
             return Result(cached.question, cached.found, cached.answer, cached.hits, 0.0)
         with self.gate:
-            result = ask(retriever, question, top_k)
+            result = self._workers.submit(ask, retriever, question, top_k).result()
         self.cache.put(key, result)
         return result

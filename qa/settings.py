@@ -34,4 +34,5 @@ class Settings(BaseSettings):
     cache_ttl_s: float = Field(60.0, ge=0)
     admin_token: str | None = Field(None, description="bearer token that enables admin endpoints")
     reload_interval_s: float = Field(2.0, ge=0, description="how often serve checks for a rebuilt index (0: never)")
+    trim_interval_s: float = Field(5.0, ge=0, description="how often serve returns freed memory to the OS (0: never)")
     max_body_bytes: int = Field(64 * 1024, ge=1024)

@@ -268,3 +268,43 @@ def test_api_queue_wait_times_out_with_503(embedder, seed_index, seed_index_dir)
     timed_out, first = asyncio.run(scenario())
     assert_overloaded(timed_out)
     assert first.status_code == 200
+
+
+class ThreadRecordingEmbedder:
+    """The real model, noting which thread encodes each question."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name, self.dim, self.fingerprint = inner.name, inner.dim, inner.fingerprint
+        self.threads: set[int] = set()
+        self.names: set[str] = set()
+
+    def embed_queries(self, texts):
+        self.threads.add(threading.get_ident())
+        self.names.add(threading.current_thread().name)
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts, **kwargs):
+        return self.inner.embed_passages(texts, **kwargs)
+
+
+@pytest.mark.slow
+def test_model_runs_only_on_the_services_own_threads(embedder, seed_index, seed_index_dir):
+    """Requests arrive on many web-server threads; the model sees at most ``max_concurrency`` threads
+    (a new thread per request would get its own allocator arena, and memory grew under load)."""
+    from qa.app import create_app
+
+    recorder = ThreadRecordingEmbedder(embedder)
+    app = create_app(make_settings(seed_index_dir, max_concurrency=2, max_queue=16), embedder=recorder,
+                     index=seed_index, watch=False)
+    questions = [f"荆州二医第{i}次接诊发热患者多少人次？" for i in range(12)]
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=WAIT) as client:
+            return await asyncio.wait_for(asyncio.gather(*(_post(client, q) for q in questions)), WAIT * 2)
+
+    responses = asyncio.run(scenario())
+    assert [r.status_code for r in responses] == [200] * len(questions)
+    assert 1 <= len(recorder.threads) <= 2
+    assert all(name.startswith("qa-model") for name in recorder.names)
