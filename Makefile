@@ -12,7 +12,7 @@ STAMP     := $(VENV)/.installed
 
 # torch first and exactly pinned: it is a CPU wheel on this machine's disk; anything looser pulls a CUDA build.
 # The onnx extra comes along so QA_BACKEND=onnx works and its test runs; torch stays the default backend.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0

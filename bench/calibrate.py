@@ -52,6 +52,17 @@ def refused(f: np.ndarray, d: float, c: float, dc: float) -> np.ndarray:  # noqa
     return (f[:, 2] > 0) | ~((f[:, 0] >= d) | ((f[:, 1] >= c) & (f[:, 0] >= dc)))
 
 
+def report(zh: dict, en: dict, names: dict, rules: tuple) -> None:
+    """Print what ``rules`` (Chinese rule, English rule) answer and refuse in each group."""
+    for lang, groups, rule in (("zh", zh, rules[0]), ("en", en, rules[1])):
+        for kind in ("pos", "off"):
+            for name, f in zip(names[kind][-len(groups[kind]):], groups[kind], strict=True):
+                r = refused(f, *rule).mean()
+                print(f"  {lang} {kind} {name:22s} {'answered' if kind == 'pos' else 'refused'} "
+                      f"{1 - r if kind == 'pos' else r:.3f} (n={len(f)})")
+        print(f"  {lang} hard unanswerable refused {int(refused(groups['hard'], *rule).sum())}/{len(groups['hard'])}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sample", type=int, default=300, help="benchmark questions per group")
@@ -115,14 +126,12 @@ def main() -> None:
     dense_grid = np.arange(0.70, 0.95, 0.005)
     d, c, dc = search(zh, itertools.product(dense_grid, np.arange(0.3, 1.01, 0.05), dense_grid))
     ed, _, _ = search(en, itertools.product(dense_grid, [2.0], [0.0]))
-    print(f"\nchosen: dense_min={d} coverage_min={c} dense_with_coverage_min={dc} cross_lingual_dense_min={ed}")
-    for lang, groups, rule in (("zh", zh, (d, c, dc)), ("en", en, (ed, 2.0, 0.0))):
-        for kind in ("pos", "off"):
-            for name, f in zip(names[kind][-len(groups[kind]):], groups[kind], strict=True):
-                r = refused(f, *rule).mean()
-                print(f"  {lang} {kind} {name:22s} {'answered' if kind == 'pos' else 'refused'} "
-                      f"{1 - r if kind == 'pos' else r:.3f} (n={len(f)})")
-        print(f"  {lang} hard unanswerable refused {int(refused(groups['hard'], *rule).sum())}/{len(groups['hard'])}")
+    current = ((base.dense_min, base.coverage_min, base.dense_with_coverage_min),
+               (base.cross_lingual_dense_min, 2.0, 0.0))
+    for title, rules in (("current (qa/calibration.json)", current), ("chosen", ((d, c, dc), (ed, 2.0, 0.0)))):
+        print(f"\n{title}: dense_min={rules[0][0]} coverage_min={rules[0][1]} "
+              f"dense_with_coverage_min={rules[0][2]} cross_lingual_dense_min={rules[1][0]}")
+        report(zh, en, names, rules)
     if args.write:
         cal = asdict(base) | {"dense_min": d, "coverage_min": c, "dense_with_coverage_min": dc,
                               "cross_lingual_dense_min": ed}

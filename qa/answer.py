@@ -48,6 +48,7 @@ class Result:
     answer: Answer | None
     hits: list[Hit]
     took_ms: float
+    unknown_names: tuple[str, ...] = ()  # names the question mentions that the documents never do
 
 
 def _type_bonus(question: str, text: str) -> float:
@@ -99,4 +100,5 @@ def ask(retriever: Retriever, question: str, k: int = 5) -> Result:
     hits = retriever.search(question, k, qvec=qvec)
     found = bool(hits) and hits[0].confident
     answer = best_sentence(retriever, question, hits, qvec) if found else None
-    return Result(question, found, answer, hits, round((time.perf_counter() - started) * 1000, 1))
+    return Result(question, found, answer, hits, round((time.perf_counter() - started) * 1000, 1),
+                  tuple(retriever.unknown_names(question)))

@@ -212,7 +212,7 @@ class Service:
         key = (question, top_k, id(retriever.index))
         cached = self.cache.get(key)
         if cached is not None:
-            return Result(cached.question, cached.found, cached.answer, cached.hits, 0.0)
+            return Result(cached.question, cached.found, cached.answer, cached.hits, 0.0, cached.unknown_names)
         with self.gate:
             result = self._workers.submit(ask, retriever, question, top_k).result()
         self.cache.put(key, result)

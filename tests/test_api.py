@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 QUESTION = "荆州二医在封城期间接诊了多少发热患者？"
 QUESTION_EN = "How many fever patients did Jingzhou No.2 Hospital receive during the lockdown?"
 FEVER_DOC = "000_769629a9341062f1"
-ASK_KEYS = {"question", "found", "answer", "passages", "took_ms"}
+ASK_KEYS = {"question", "found", "answer", "passages", "unknown_names", "took_ms"}
 PASSAGE_KEYS = {
     "rank", "id", "doc_id", "title", "source", "text", "score", "dense_score", "keyword_score", "confident",
     "line_start", "line_end", "char_start", "char_end",
@@ -113,6 +113,15 @@ def test_ask_english(client, documents):
     if body["answer"]:
         doc = documents[body["answer"]["doc_id"]]
         assert doc["text"][body["answer"]["char_start"] : body["answer"]["char_end"]] == body["answer"]["text"]
+
+
+def test_ask_about_a_place_the_documents_never_name(client, documents):
+    body = ask(client, "襄阳市中心医院的卒中中心在全国排第几？")
+    assert body["found"] is False and body["answer"] is None
+    assert body["unknown_names"] == ["襄阳"]
+    assert body["passages"] and not any(p["confident"] for p in body["passages"])
+    assert_citations(body, documents)
+    assert ask(client, QUESTION)["unknown_names"] == []
 
 
 @pytest.mark.parametrize("top_k", [1, 3, 50])

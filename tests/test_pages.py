@@ -153,6 +153,15 @@ def test_form_post_not_found(client):
     assert not details.select("blockquote mark"), "no sentence is presented as the answer"
 
 
+def test_form_post_names_what_the_documents_never_mention(client):
+    question = "襄阳市中心医院的卒中中心在全国排第几？"
+    assert api_ask(client, question)["unknown_names"] == ["襄阳"]
+    page = soup(client.post("/", data={"question": question}, headers=HTML))
+    reply = page.select_one(".turn .bubble.reply.not-found")
+    assert reply is not None
+    assert reply.select_one("p.unknown-names").get_text(strip=True) == "文档中没有提到：襄阳"
+
+
 @pytest.mark.parametrize("question", ["", "   \n  "])
 def test_form_post_empty_question_shows_the_error(client, question):
     message = client.post("/api/ask", json={"question": question}).json()["error"]

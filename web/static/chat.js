@@ -112,6 +112,10 @@
       append(bubble, line, el("p", "passages-label", "出处"), passageList(passages, answer));
     } else {
       bubble.appendChild(el("p", "answer none", NOT_FOUND));
+      var unknown = Array.isArray(data.unknown_names) ? data.unknown_names : [];
+      if (unknown.length) {
+        bubble.appendChild(el("p", "unknown-names", "文档中没有提到：" + unknown.join("、")));
+      }
       if (passages.length) {
         var details = el("details", "low-confidence");
         append(details, el("summary", null, "最接近的段落（低置信度，仅供参考）"), passageList(passages, null));
