@@ -194,8 +194,9 @@ class Service:
         return thread
 
     def stop(self) -> None:
+        """End the background threads (the model threads stay: an app may be served again, as tests do;
+        idle, they cost nothing and end with the interpreter)."""
         self._stop.set()
-        self._workers.shutdown(wait=False, cancel_futures=True)
 
     def current(self) -> Retriever:
         retriever = self.retriever

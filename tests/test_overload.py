@@ -308,3 +308,17 @@ def test_model_runs_only_on_the_services_own_threads(embedder, seed_index, seed_
     assert [r.status_code for r in responses] == [200] * len(questions)
     assert 1 <= len(recorder.threads) <= 2
     assert all(name.startswith("qa-model") for name in recorder.names)
+
+
+@pytest.mark.slow
+def test_app_still_answers_after_being_served_and_stopped(embedder, seed_index, seed_index_dir):
+    """Stopping the server (lifespan exit) must not leave the app unable to run the model if served again."""
+    from fastapi.testclient import TestClient
+
+    from qa.app import create_app
+
+    app = create_app(make_settings(seed_index_dir), embedder=embedder, index=seed_index, watch=False)
+    for _ in range(2):
+        with TestClient(app) as client:
+            response = client.post("/api/ask", json={"question": "荆州是哪一天封城的？", "top_k": 3})
+            assert response.status_code == 200, response.text
