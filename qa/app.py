@@ -113,10 +113,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         service: Service = app.state.service
-        service.warm_up()
-        service.trim_memory()
-        if watch:
-            service.watch()
+        service.start(watch=watch)
         yield
         service.stop()
 

@@ -170,6 +170,14 @@ class Service:
         thread.start()
         return thread
 
+    def start(self, *, watch: bool = True) -> None:
+        """Start the background threads: glossary warm-up, memory trimming and (with ``watch``) index polling."""
+        self._stop.clear()
+        self.warm_up()
+        self.trim_memory()
+        if watch:
+            self.watch()
+
     def trim_memory(self) -> threading.Thread | None:
         """Hand freed heap memory back to the system every ``trim_interval_s`` (see :mod:`qa.memory`)."""
         from .memory import trim_every
@@ -194,8 +202,8 @@ class Service:
         return thread
 
     def stop(self) -> None:
-        """End the background threads (the model threads stay: an app may be served again, as tests do;
-        idle, they cost nothing and end with the interpreter)."""
+        """End the background threads; :meth:`start` starts them again. The model threads stay: an app may
+        be served again (tests do), and idle they cost nothing and end with the interpreter."""
         self._stop.set()
 
     def current(self) -> Retriever:

@@ -316,9 +316,12 @@ def test_app_still_answers_after_being_served_and_stopped(embedder, seed_index, 
     from fastapi.testclient import TestClient
 
     from qa.app import create_app
+    from qa.memory import _libc
 
     app = create_app(make_settings(seed_index_dir), embedder=embedder, index=seed_index, watch=False)
     for _ in range(2):
         with TestClient(app) as client:
             response = client.post("/api/ask", json={"question": "荆州是哪一天封城的？", "top_k": 3})
             assert response.status_code == 200, response.text
+            if _libc() is not None:  # the background threads run again too
+                assert any(t.name == "qa-malloc-trim" and t.is_alive() for t in threading.enumerate())
