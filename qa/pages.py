@@ -199,10 +199,22 @@ def chat_page(request: Request) -> Response:
     return _chat(request, [])
 
 
+def _utf8_form_value(value: str) -> str:
+    """A form value sent as raw UTF-8 bytes instead of percent-encoded (``curl -d`` does this) reaches us
+    decoded as Latin-1; recover the text when its bytes are valid UTF-8, else keep it as it came."""
+    if not any("\x80" <= c <= "\xff" for c in value):
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 @router.post("/", response_class=HTMLResponse)
 def chat_form(request: Request, question: Annotated[str, Form()] = "") -> Response:
     """The no-JavaScript path: the page with this one question and its reply."""
     settings: Settings = request.app.state.settings
+    question = _utf8_form_value(question)
     try:
         reply = build_reply(_service(request).ask(question, settings.top_k))
     except QAError as exc:

@@ -162,6 +162,17 @@ def test_form_post_names_what_the_documents_never_mention(client):
     assert reply.select_one("p.unknown-names").get_text(strip=True) == "文档中没有提到：襄阳"
 
 
+def test_form_post_of_raw_utf8_bytes(client):
+    """`curl -d "question=…"` sends the UTF-8 bytes without percent-encoding them; the page still reads them."""
+    question = "荆州二医在封城期间接诊了多少发热患者？"
+    response = client.post("/", content=f"question={question}".encode(), headers={
+        **HTML, "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200, response.text
+    page = soup(response)
+    assert page.select_one(".turn .bubble.question").get_text(strip=True) == question
+    assert "近4000人次" in page.select_one(".turn p.answer mark").get_text()
+
+
 @pytest.mark.parametrize("question", ["", "   \n  "])
 def test_form_post_empty_question_shows_the_error(client, question):
     message = client.post("/api/ask", json={"question": question}).json()["error"]
