@@ -91,6 +91,12 @@ class VectorIndex:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         return self.index.search(queries, k)
 
+    def reconstruct_range(self, first: int, count: int) -> np.ndarray:
+        """Stored vectors ``first`` .. ``first + count - 1``, shape (count, dim)."""
+        if count <= 0:
+            return np.zeros((0, self.dim), np.float32)
+        return self.index.reconstruct_n(int(first), int(count))
+
     def reconstruct_all(self) -> np.ndarray:
         """All stored vectors (exact for flat and HNSW-flat indexes)."""
         if not len(self):

@@ -140,11 +140,9 @@ class Retriever:
 
     def unit_scores(self, qvec: np.ndarray, row: int) -> tuple[np.ndarray, np.ndarray]:
         """(unit ids, cosine of each) for the units of passage ``row``."""
-        ids = np.arange(self._unit_first[row], self._unit_last[row])
-        if not len(ids):
-            return ids, np.zeros(0, np.float32)
-        vecs = np.stack([self.index.vectors.index.reconstruct(int(i)) for i in ids])
-        return ids, vecs @ qvec
+        first, last = int(self._unit_first[row]), int(self._unit_last[row])
+        ids = np.arange(first, last)
+        return ids, self.index.vectors.reconstruct_range(first, last - first) @ qvec
 
     def _dense(self, qvec: np.ndarray, pool: int) -> dict[int, float]:
         """Best unit cosine per passage, for the passages of the ``pool`` best units, best first."""
