@@ -9,8 +9,10 @@ Negatives (should be refused):
 
 The rule is ``dense >= dense_min or (coverage >= coverage_min and dense >= dense_with_coverage_min)``
 over the best three passages (dense = best sentence cosine, coverage = idf-weighted share of the
-question's keywords present), after the fixed unknown-name rule (qa/names.py), which refuses a Chinese
-question naming something the documents never mention. The grid search keeps rules that refuse at
+question's keywords present; for English questions, the share of their dictionary-known words with a
+Chinese rendering present), with separate thresholds for English questions, after the fixed
+unknown-name rule (qa/names.py), which refuses a Chinese question naming something the documents
+never mention. The grid search keeps rules that refuse at
 least 99% of the off-topic negatives and among them answers the most positives (the worse of the
 two positive groups first), then refuses the most seed unanswerables.
 
@@ -125,16 +127,17 @@ def main() -> None:
 
     dense_grid = np.arange(0.70, 0.95, 0.005)
     d, c, dc = search(zh, itertools.product(dense_grid, np.arange(0.3, 1.01, 0.05), dense_grid))
-    ed, _, _ = search(en, itertools.product(dense_grid, [2.0], [0.0]))
+    ed, ec, edc = search(en, itertools.product(dense_grid, np.arange(0.2, 1.01, 0.05), dense_grid))
     current = ((base.dense_min, base.coverage_min, base.dense_with_coverage_min),
-               (base.cross_lingual_dense_min, 2.0, 0.0))
-    for title, rules in (("current (qa/calibration.json)", current), ("chosen", ((d, c, dc), (ed, 2.0, 0.0)))):
-        print(f"\n{title}: dense_min={rules[0][0]} coverage_min={rules[0][1]} "
-              f"dense_with_coverage_min={rules[0][2]} cross_lingual_dense_min={rules[1][0]}")
+               (base.cross_lingual_dense_min, base.cross_lingual_coverage_min,
+                base.cross_lingual_dense_with_coverage_min))
+    for title, rules in (("current (qa/calibration.json)", current), ("chosen", ((d, c, dc), (ed, ec, edc)))):
+        print(f"\n{title}: Chinese {rules[0]}, English {rules[1]} (dense_min, coverage_min, dense_with_coverage_min)")
         report(zh, en, names, rules)
     if args.write:
         cal = asdict(base) | {"dense_min": d, "coverage_min": c, "dense_with_coverage_min": dc,
-                              "cross_lingual_dense_min": ed}
+                              "cross_lingual_dense_min": ed, "cross_lingual_coverage_min": ec,
+                              "cross_lingual_dense_with_coverage_min": edc}
         CALIBRATION_FILE.write_text(json.dumps(cal, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {CALIBRATION_FILE}")
 

@@ -99,6 +99,22 @@ def _lemmas(word: str) -> list[str]:
 
 
 @lru_cache(maxsize=1024)
+def english_terms(question: str) -> tuple[tuple[str, ...], ...]:
+    """For each English content word of ``question`` the dictionary knows, its Chinese candidates (glosses
+    of the word or its lemma, or the names its pinyin spells); words it does not know are left out."""
+    glosses, names, _ = reverse_dictionary()
+    text = unicodedata.normalize("NFKC", question).lower()
+    terms = []
+    for word in _WORD.findall(text):
+        if word in _STOP:
+            continue
+        found = [w for lemma in _lemmas(word) for w in glosses.get(lemma, [])] + names.get(word, [])
+        if found:
+            terms.append(tuple(dict.fromkeys(found)))
+    return tuple(terms)
+
+
+@lru_cache(maxsize=1024)
 def chinese_keywords(question: str) -> tuple[str, ...]:
     """Chinese words a dictionary offers for the English words and names in ``question``
     (cached: retrieval and answer selection both ask for the same question)."""

@@ -20,7 +20,7 @@ import numpy as np
 from embeddings import Embedder
 
 from .documents import Passage
-from .glossary import chinese_keywords
+from .glossary import chinese_keywords, english_terms
 from .keywords import tokenize
 from .names import unknown_names
 from .store import CorpusIndex
@@ -42,6 +42,8 @@ class Calibration:
     coverage_min: float = 0.6
     dense_with_coverage_min: float = 0.80
     cross_lingual_dense_min: float = 0.78
+    cross_lingual_coverage_min: float = 2.0  # > 1: off unless calibrated
+    cross_lingual_dense_with_coverage_min: float = 1.0
     cross_lingual_cjk_share: float = 0.3
     glossary_weight: float = 0.3
 
@@ -111,7 +113,12 @@ class Retriever:
         )
 
     def coverage(self, question: str, text: str) -> float:
-        """Share of the question's idf-weighted keyword mass found in ``text`` (0..1)."""
+        """Share of the question's idf-weighted keyword mass found in ``text`` (0..1); for an English
+        question, the share of its dictionary-known words with a Chinese rendering in ``text``."""
+        if self.cross_lingual(question):
+            terms = english_terms(question)
+            folded = _folded(text)
+            return sum(1 for cands in terms if any(c in folded for c in cands)) / len(terms) if terms else 0.0
         mode = self.index.keywords.mode
         q = _fold_tokens(question, mode)
         if not q:
@@ -231,15 +238,18 @@ class Retriever:
     def is_confident(self, question: str, hits: list[Hit]) -> bool:
         """The calibrated "found" rule over the best passages.
 
-        A question written mostly in another script than Chinese (an English question) is judged by
-        cosine alone, against its own threshold: cross-lingual similarities sit lower. A Chinese question
-        that names a place, person or organisation the documents never mention is refused outright.
+        A question written mostly in another script than Chinese (an English question) has thresholds
+        of its own: cross-lingual similarities sit lower, and its coverage counts dictionary renderings of
+        its words. A Chinese question that names a place, person or organisation the documents never
+        mention is refused outright.
         """
         if not hits or self.unknown_names(question):
             return False
         cal = self.calibration
         dense = max(h.dense for h in hits[:3])
-        if self.cross_lingual(question):
-            return dense >= cal.cross_lingual_dense_min
         coverage = max(h.coverage for h in hits[:3])
+        if self.cross_lingual(question):
+            return dense >= cal.cross_lingual_dense_min or (
+                coverage >= cal.cross_lingual_coverage_min and dense >= cal.cross_lingual_dense_with_coverage_min
+            )
         return dense >= cal.dense_min or (coverage >= cal.coverage_min and dense >= cal.dense_with_coverage_min)

@@ -51,6 +51,18 @@ def test_english_question(retriever):
     assert rank_of(result.hits, FEVER) is not None and rank_of(result.hits, FEVER) <= 3
 
 
+def test_english_coverage_counts_dictionary_renderings(retriever):
+    from qa.glossary import english_terms
+
+    question = "How many fever patients did Jingzhou No.2 Hospital receive during the lockdown?"
+    terms = english_terms(question)
+    assert any("荆州" in t for t in terms) and any("患者" in t for t in terms)
+    fever = "至2020年3月16日18时，在荆州封城的52天里，荆州二医累计接诊发热患者近4000人次"
+    unrelated = "量子计算机利用量子叠加进行运算。"
+    assert retriever.coverage(question, fever) >= 2 / len(terms)
+    assert retriever.coverage(question, unrelated) == 0.0
+
+
 @pytest.mark.parametrize("question", ["量子计算机的工作原理是什么？", "What is the capital of France?",
                                       "上海迪士尼乐园什么时候开园？"])
 def test_unanswerable_is_refused(retriever, question):
