@@ -98,16 +98,18 @@ def _lemmas(word: str) -> list[str]:
     return out
 
 
+def _content_words(question: str) -> list[str]:
+    """The lower-cased English words of ``question``, stop words left out."""
+    return [w for w in _WORD.findall(unicodedata.normalize("NFKC", question).lower()) if w not in _STOP]
+
+
 @lru_cache(maxsize=1024)
 def english_terms(question: str) -> tuple[tuple[str, ...], ...]:
     """For each English content word of ``question`` the dictionary knows, its Chinese candidates (glosses
     of the word or its lemma, or the names its pinyin spells); words it does not know are left out."""
     glosses, names, _ = reverse_dictionary()
-    text = unicodedata.normalize("NFKC", question).lower()
     terms = []
-    for word in _WORD.findall(text):
-        if word in _STOP:
-            continue
+    for word in _content_words(question):
         found = [w for lemma in _lemmas(word) for w in glosses.get(lemma, [])] + names.get(word, [])
         if found:
             terms.append(tuple(dict.fromkeys(found)))
@@ -121,8 +123,7 @@ def chinese_keywords(question: str) -> tuple[str, ...]:
     glosses, names, _ = reverse_dictionary()
     if not glosses:
         return ()
-    text = unicodedata.normalize("NFKC", question)
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    words = _content_words(question)
     out: list[str] = []
     used = [False] * len(words)
     for size in (3, 2, 1):

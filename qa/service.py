@@ -13,6 +13,7 @@ import time
 import unicodedata
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from embeddings import Embedder
@@ -221,7 +222,7 @@ class Service:
         key = (question, top_k, id(retriever.index))
         cached = self.cache.get(key)
         if cached is not None:
-            return Result(cached.question, cached.found, cached.answer, cached.hits, 0.0, cached.unknown_names)
+            return replace(cached, took_ms=0.0)
         with self.gate:
             result = self._workers.submit(ask, retriever, question, top_k).result()
         self.cache.put(key, result)

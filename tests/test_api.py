@@ -124,6 +124,19 @@ def test_ask_about_a_place_the_documents_never_name(client, documents):
     assert ask(client, QUESTION)["unknown_names"] == []
 
 
+def test_identical_question_is_answered_from_the_cache(embedder, seed_index, seed_index_dir):
+    from qa.service import Service
+
+    service = Service(make_settings(seed_index_dir, cache_size=8), embedder, seed_index)
+    first = service.ask("襄阳市中心医院的卒中中心在全国排第几？")
+    again = service.ask("  襄阳市中心医院的卒中中心在全国排第几？ ")  # the same question once stripped
+    assert service.cache.hits == 1
+    assert again.took_ms == 0.0 < first.took_ms
+    assert (again.question, again.found, again.answer, again.hits, again.unknown_names) == (
+        first.question, first.found, first.answer, first.hits, first.unknown_names)
+    assert again.unknown_names == ("襄阳",)
+
+
 @pytest.mark.parametrize("top_k", [1, 3, 50])
 def test_top_k(client, documents, top_k):
     body = ask(client, QUESTION, top_k=top_k)
