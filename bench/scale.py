@@ -187,6 +187,25 @@ def main() -> None:
                   f"USS {pair[1]['uss_mib']:.0f} MiB", file=sys.stderr)
         write_results("scale", results)
 
+    def sweep_knob(index, knob: str, values: str, apply) -> tuple[list[dict], dict]:
+        """Recall@10 and latency for each comma-separated value of a search knob (``apply(index, value)``),
+        stopping once recall reaches 0.995; the chosen point is the first at ``TARGET_RECALL``."""
+        points = []
+        for value in (int(x) for x in values.split(",")):
+            apply(index, value)
+            faiss.omp_set_num_threads(default_threads)
+            _, ids = index.search(queries, k)
+            point = {knob: value, "recall@10": recall_at(ids, truth, k),
+                     "latency_1_thread_ms": latency_ms(index, queries, k, 1, len(queries)),
+                     "latency_default_threads_ms": latency_ms(index, queries, k, default_threads, len(queries))}
+            points.append(point)
+            print(f"  {knob}={value}: recall@10 {point['recall@10']:.4f} "
+                  f"p50 {point['latency_1_thread_ms']['p50']:.2f} ms", file=sys.stderr)
+            if point["recall@10"] >= 0.995:
+                break
+        faiss.omp_set_num_threads(default_threads)
+        return points, next((p for p in points if p["recall@10"] >= TARGET_RECALL), points[-1])
+
     # exact
     start = time.perf_counter()
     flat = faiss.IndexFlatIP(args.dim)
@@ -226,21 +245,7 @@ def main() -> None:
         folder.mkdir()
         faiss.write_index(index, str(folder / "vectors.faiss"))
         print(f"IVF nlist={nlist}: trained in {train_s:.0f}s, built in {build_s:.0f}s", file=sys.stderr)
-        sweep = []
-        for nprobe in (int(x) for x in args.nprobe.split(",")):
-            index.nprobe = nprobe
-            faiss.omp_set_num_threads(default_threads)
-            _, ids = index.search(queries, k)
-            point = {"nprobe": nprobe, "recall@10": recall_at(ids, truth, k),
-                     "latency_1_thread_ms": latency_ms(index, queries, k, 1, len(queries)),
-                     "latency_default_threads_ms": latency_ms(index, queries, k, default_threads, len(queries))}
-            sweep.append(point)
-            print(f"  nprobe={nprobe}: recall@10 {point['recall@10']:.4f} "
-                  f"p50 {point['latency_1_thread_ms']['p50']:.2f} ms", file=sys.stderr)
-            if point["recall@10"] >= 0.995:
-                break
-        faiss.omp_set_num_threads(default_threads)
-        chosen = next((p for p in sweep if p["recall@10"] >= TARGET_RECALL), sweep[-1])
+        sweep, chosen = sweep_knob(index, "nprobe", args.nprobe, lambda ix, v: setattr(ix, "nprobe", v))
         (folder / "params.json").write_text(json.dumps({"type": "ivf", "nprobe": chosen["nprobe"]}))
         record({"index": f"IVF-Flat nlist={nlist}", "params": {"nlist": nlist, "nprobe": chosen["nprobe"]},
                 "build_s": build_s, "train_s": train_s, "file_mib": file_mib(folder / "vectors.faiss"),
@@ -267,21 +272,8 @@ def main() -> None:
         folder.mkdir()
         faiss.write_index(index, str(folder / "vectors.faiss"))
         print(f"HNSW M={m} efC={efc}: built in {build_s:.0f}s", file=sys.stderr)
-        sweep = []
-        for ef in (int(x) for x in args.ef_search.split(",")):
-            index.hnsw.efSearch = ef
-            faiss.omp_set_num_threads(default_threads)
-            _, ids = index.search(queries, k)
-            point = {"efSearch": ef, "recall@10": recall_at(ids, truth, k),
-                     "latency_1_thread_ms": latency_ms(index, queries, k, 1, len(queries)),
-                     "latency_default_threads_ms": latency_ms(index, queries, k, default_threads, len(queries))}
-            sweep.append(point)
-            print(f"  efSearch={ef}: recall@10 {point['recall@10']:.4f} "
-                  f"p50 {point['latency_1_thread_ms']['p50']:.2f} ms", file=sys.stderr)
-            if point["recall@10"] >= 0.995:
-                break
-        faiss.omp_set_num_threads(default_threads)
-        chosen = next((p for p in sweep if p["recall@10"] >= TARGET_RECALL), sweep[-1])
+        sweep, chosen = sweep_knob(index, "efSearch", args.ef_search,
+                                   lambda ix, v: setattr(ix.hnsw, "efSearch", v))
         (folder / "params.json").write_text(json.dumps({"type": "hnsw", "efSearch": chosen["efSearch"]}))
         record({"index": f"HNSW M={m}", "params": {"M": m, "efConstruction": efc, "efSearch": chosen["efSearch"]},
                 "build_s": build_s, "file_mib": file_mib(folder / "vectors.faiss"), "memory_mib": memory,
