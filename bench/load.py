@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,25 +31,14 @@ from pathlib import Path
 import httpx
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
+from ._common import RESULTS, ROOT, free_port, load_seed_questions
+
 QA = Path(sys.executable).with_name("qa")
-SEED_QA = ROOT / "tests" / "data" / "seed_qa.jsonl"
 HOST = "127.0.0.1"
 HARD_CAP_S = 300.0
 MAX_CLIENTS = 128
 START_TIMEOUT_S = 300.0
 REQUEST_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def questions() -> list[str]:
-    rows = [json.loads(line) for line in SEED_QA.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r["question"] for r in rows]
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -110,7 +98,7 @@ def run(args) -> dict:
     duration = min(float(args.duration), HARD_CAP_S)
     clients = max(1, min(int(args.clients), MAX_CLIENTS))
     env = server_env(args)
-    qs = questions()
+    qs = load_seed_questions()
     with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp:
         workdir = Path(tmp)
         index = Path(args.index) if args.index else build_seeds_index(workdir, env)
@@ -259,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-queue", type=int, default=None, help="QA_MAX_QUEUE for the server")
     parser.add_argument("--queue-timeout-s", type=float, default=None, help="QA_QUEUE_TIMEOUT_S for the server")
     parser.add_argument("--query-threads", type=int, default=None, help="QA_QUERY_THREADS for the server")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "load.json")
     args = parser.parse_args(argv)
     result = run(args)
     print_table(result)
