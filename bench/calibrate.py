@@ -11,8 +11,8 @@ The rule is ``dense >= dense_min or (coverage >= coverage_min and dense >= dense
 over the best three passages (dense = best sentence cosine, coverage = idf-weighted share of the
 question's keywords present; for English questions, the share of their dictionary-known words with a
 Chinese rendering present), with separate thresholds for English questions, after the fixed
-unknown-name rule (qa/names.py), which refuses a Chinese question naming something the documents
-never mention. The grid search keeps rules that refuse at
+unknown-term rule (qa/terms.py), which refuses a Chinese question naming something, or counting
+something, that the documents never mention. The grid search keeps rules that refuse at
 least 99% of the off-topic negatives and among them answers the most positives (the worse of the
 two positive groups first), then refuses the most seed unanswerables.
 
@@ -46,7 +46,7 @@ def features(retriever: Retriever, questions: list[str]) -> np.ndarray:
         hits = retriever.search(q, 5)
         top = hits[:3]
         rows.append((max((h.dense for h in top), default=0.0), max((h.coverage for h in top), default=0.0),
-                     float(bool(retriever.unknown_names(q)))))
+                     float(bool(retriever.unknown_terms(q)))))
     return np.array(rows)
 
 
@@ -107,7 +107,7 @@ def main() -> None:
                       f"  coverage p5/p50/p95 {np.percentile(f[:, 1], [5, 50, 95]).round(2)}")
         hard = groups["hard"]
         print(f"{lang} hard unanswerable        dense {hard[:, 0].round(3)} coverage {hard[:, 1].round(2)}"
-              f" unknown name {hard[:, 2].astype(bool)}")
+              f" unknown term {hard[:, 2].astype(bool)}")
 
     def search(groups, grid):
         off = np.vstack(groups["off"])

@@ -48,7 +48,7 @@ class Result:
     answer: Answer | None
     hits: list[Hit]
     took_ms: float
-    unknown_names: tuple[str, ...] = ()  # names the question mentions that the documents never do
+    unknown_terms: tuple[str, ...] = ()  # names, or what it counts, that the question mentions and the documents never do
 
 
 def _type_bonus(question: str, text: str) -> float:
@@ -101,4 +101,4 @@ def ask(retriever: Retriever, question: str, k: int = 5) -> Result:
     found = bool(hits) and hits[0].confident
     answer = best_sentence(retriever, question, hits, qvec) if found else None
     return Result(question, found, answer, hits, round((time.perf_counter() - started) * 1000, 1),
-                  tuple(retriever.unknown_names(question)))
+                  tuple(retriever.unknown_terms(question)))

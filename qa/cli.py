@@ -154,9 +154,9 @@ def _print_result(result, as_json: bool) -> None:
         click.echo(f"  [{response.answer.passage}] chars {response.answer.char_start}-{response.answer.char_end}")
     else:
         click.secho("文档中没有找到可靠的答案 / no reliable answer in the documents; closest passages:", bold=True)
-        if response.unknown_names:
-            names = "、".join(response.unknown_names)
-            click.echo(f"  文档中没有提到 / the documents never mention: {names}")
+        if response.unknown_terms:
+            terms = "、".join(response.unknown_terms)
+            click.echo(f"  文档中没有提到 / the documents never mention: {terms}")
     for p in response.passages:
         mark = "" if p.confident else " (low confidence)"
         click.echo(f"\n[{p.rank}] {p.title} — {p.source}, lines {p.line_start}-{p.line_end}  "

@@ -86,7 +86,7 @@ class Reply:
     took_ms: float = 0.0
     error: str = ""
     status: int = 200
-    unknown_names: list[str] = field(default_factory=list)
+    unknown_terms: list[str] = field(default_factory=list)
 
 
 def source_href(doc_id: str, start: int, end: int, line: int, answer: tuple[int, int] | None = None) -> str:
@@ -124,7 +124,7 @@ def build_reply(result: Result) -> Reply:
     return Reply(
         question=result.question, found=answer is not None, answer=answer.display if answer else "",
         answer_rank=answer.passage if answer else 0, passages=passages, took_ms=result.took_ms,
-        unknown_names=list(result.unknown_names),
+        unknown_terms=list(result.unknown_terms),
     )
 
 

@@ -4,7 +4,7 @@ with a calibrated confidence decision.
 The confidence rule reads two features of the best passage: its dense cosine similarity, and how much of
 the question's (idf-weighted) keyword mass it contains. Thresholds come from ``calibration.json``, written
 by ``bench/calibrate.py`` from labelled questions; they are not guessed. A Chinese question naming
-something the documents never mention is refused first (:mod:`qa.names`).
+something the documents never mention is refused first (:mod:`qa.terms`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from embeddings import Embedder
 from .documents import Passage
 from .glossary import chinese_keywords, english_terms
 from .keywords import tokenize
-from .names import unknown_names
+from .terms import unknown_terms
 from .store import CorpusIndex
 from .text import fold, squeeze
 
@@ -106,7 +106,7 @@ class Retriever:
         self._unit_first = np.searchsorted(owners, rows, "left")
         self._unit_last = np.searchsorted(owners, rows, "right")
         keywords = index.keywords
-        self._bigrams = (  # the documents' folded character bigrams, for the unknown-name rule
+        self._bigrams = (  # the documents' folded character bigrams, for the unknown-term rule
             keywords.vocabulary
             if keywords.mode == "bigram"
             else frozenset(t for p in index.passages for t in tokenize(p.text, "bigram"))
@@ -132,9 +132,25 @@ class Retriever:
         """True for a question written mostly in another script than Chinese (an English question)."""
         return cjk_share(question) < self.calibration.cross_lingual_cjk_share
 
-    def unknown_names(self, question: str) -> list[str]:
-        """Names a Chinese question mentions that the documents never do (see :mod:`qa.names`)."""
-        return [] if self.cross_lingual(question) else unknown_names(question, self._bigrams)
+    @cached_property
+    def _text(self) -> str:
+        """The documents' folded text without whitespace, one passage per line (built on first need)."""
+        return "\n".join(squeeze(fold(p.text)) for p in self.index.passages)
+
+    def warm_up(self) -> None:
+        """Load what the first English or 多少 question would otherwise wait for: the glossary, the
+        part-of-speech tagger and the documents' folded text (~4 s per million characters)."""
+        from .glossary import reverse_dictionary
+        from .terms import warm_up
+
+        reverse_dictionary()
+        warm_up()
+        _ = self._text
+
+    def unknown_terms(self, question: str) -> list[str]:
+        """Names, or what it counts, that a Chinese question mentions and the documents never do
+        (see :mod:`qa.terms`)."""
+        return [] if self.cross_lingual(question) else unknown_terms(question, self._bigrams, self._text)
 
     def known_share(self, question: str) -> float:
         """Share of the question's keyword mass that the corpus vocabulary knows (0 for an English
@@ -240,10 +256,10 @@ class Retriever:
 
         A question written mostly in another script than Chinese (an English question) has thresholds
         of its own: cross-lingual similarities sit lower, and its coverage counts dictionary renderings of
-        its words. A Chinese question that names a place, person or organisation the documents never
-        mention is refused outright.
+        its words. A Chinese question that names a place, person or organisation, or counts something, that
+        the documents never mention is refused outright.
         """
-        if not hits or self.unknown_names(question):
+        if not hits or self.unknown_terms(question):
             return False
         cal = self.calibration
         dense = max(h.dense for h in hits[:3])

@@ -55,10 +55,10 @@ class AskResponse(BaseModel):
     found: bool = Field(..., description="False when the documents hold no reliable answer.")
     answer: AnswerOut | None
     passages: list[PassageOut]
-    unknown_names: list[str] = Field(
+    unknown_terms: list[str] = Field(
         default_factory=list,
-        description="Names (places, people, organisations) the question mentions that the documents never do; "
-        "a question with any is not found.",
+        description="Words of the question the documents never mention: names (places, people, organisations), "
+        "or what a 多少/几 question counts (门诊量); a question with any is not found.",
     )
     took_ms: float
 
@@ -75,7 +75,7 @@ class AskResponse(BaseModel):
         ]
         answer = AnswerOut(**vars(result.answer)) if result.answer else None
         return cls(question=result.question, found=result.found, answer=answer, passages=passages,
-                   unknown_names=list(result.unknown_names), took_ms=result.took_ms)
+                   unknown_terms=list(result.unknown_terms), took_ms=result.took_ms)
 
 
 class DocumentOut(BaseModel):

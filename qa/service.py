@@ -151,7 +151,10 @@ class Service:
                     log.warning("keeping the loaded index: %s", exc.message)
                 self._stamp = stamp
                 return False
-            self.retriever = Retriever(self.embedder, index)
+            retriever = Retriever(self.embedder, index)
+            if self.retriever is not None:  # a swap: ready the new one before it serves
+                retriever.warm_up()
+            self.retriever = retriever
             self.error = None
             self._stamp = stamp
             log.info("loaded index %s (%d passages)", index.path, len(index.passages))
@@ -164,15 +167,17 @@ class Service:
         return False
 
     def warm_up(self) -> threading.Thread:
-        """Load the English→Chinese glossary in the background, so the first English question is not slow."""
-        from .glossary import reverse_dictionary
+        """Prepare the current retriever in the background (:meth:`Retriever.warm_up`), so the first
+        English or 多少 question is not slow."""
+        retriever = self.retriever
 
-        thread = threading.Thread(target=reverse_dictionary, name="qa-glossary-warmup", daemon=True)
+        thread = threading.Thread(target=retriever.warm_up if retriever else lambda: None, name="qa-warmup",
+                                  daemon=True)
         thread.start()
         return thread
 
     def start(self, *, watch: bool = True) -> None:
-        """Start the background threads: glossary warm-up, memory trimming and (with ``watch``) index polling."""
+        """Start the background threads: warm-up, memory trimming and (with ``watch``) index polling."""
         self._stop.clear()
         self.warm_up()
         self.trim_memory()

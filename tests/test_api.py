@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 QUESTION = "荆州二医在封城期间接诊了多少发热患者？"
 QUESTION_EN = "How many fever patients did Jingzhou No.2 Hospital receive during the lockdown?"
 FEVER_DOC = "000_769629a9341062f1"
-ASK_KEYS = {"question", "found", "answer", "passages", "unknown_names", "took_ms"}
+ASK_KEYS = {"question", "found", "answer", "passages", "unknown_terms", "took_ms"}
 PASSAGE_KEYS = {
     "rank", "id", "doc_id", "title", "source", "text", "score", "dense_score", "keyword_score", "confident",
     "line_start", "line_end", "char_start", "char_end",
@@ -115,13 +115,15 @@ def test_ask_english(client, documents):
         assert doc["text"][body["answer"]["char_start"] : body["answer"]["char_end"]] == body["answer"]["text"]
 
 
-def test_ask_about_a_place_the_documents_never_name(client, documents):
+def test_ask_about_what_the_documents_never_mention(client, documents):
     body = ask(client, "襄阳市中心医院的卒中中心在全国排第几？")
     assert body["found"] is False and body["answer"] is None
-    assert body["unknown_names"] == ["襄阳"]
+    assert body["unknown_terms"] == ["襄阳"]
     assert body["passages"] and not any(p["confident"] for p in body["passages"])
     assert_citations(body, documents)
-    assert ask(client, QUESTION)["unknown_names"] == []
+    assert ask(client, QUESTION)["unknown_terms"] == []
+    counted = ask(client, "十堰市中西医结合医院一年的门诊量有多少？")
+    assert counted["found"] is False and counted["unknown_terms"] == ["门诊量"]
 
 
 def test_identical_question_is_answered_from_the_cache(embedder, seed_index, seed_index_dir):
@@ -132,9 +134,9 @@ def test_identical_question_is_answered_from_the_cache(embedder, seed_index, see
     again = service.ask("  襄阳市中心医院的卒中中心在全国排第几？ ")  # the same question once stripped
     assert service.cache.hits == 1
     assert again.took_ms == 0.0 < first.took_ms
-    assert (again.question, again.found, again.answer, again.hits, again.unknown_names) == (
-        first.question, first.found, first.answer, first.hits, first.unknown_names)
-    assert again.unknown_names == ("襄阳",)
+    assert (again.question, again.found, again.answer, again.hits, again.unknown_terms) == (
+        first.question, first.found, first.answer, first.hits, first.unknown_terms)
+    assert again.unknown_terms == ("襄阳",)
 
 
 @pytest.mark.parametrize("top_k", [1, 3, 50])

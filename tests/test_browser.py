@@ -250,9 +250,9 @@ def test_question_about_a_place_the_documents_never_name(page, live_server):
     from playwright.sync_api import expect
 
     question = "襄阳市中心医院的卒中中心在全国排第几？"
-    assert api_ask(live_server, question)["unknown_names"] == ["襄阳"]
+    assert api_ask(live_server, question)["unknown_terms"] == ["襄阳"]
     turn = ask(page, question)
-    expect(turn.locator(".bubble.reply.not-found p.unknown-names")).to_have_text("文档中没有提到：襄阳")
+    expect(turn.locator(".bubble.reply.not-found p.unknown-terms")).to_have_text("文档中没有提到：襄阳")
     expect(turn.locator("mark")).to_have_count(0)
 
 

@@ -155,11 +155,11 @@ def test_form_post_not_found(client):
 
 def test_form_post_names_what_the_documents_never_mention(client):
     question = "襄阳市中心医院的卒中中心在全国排第几？"
-    assert api_ask(client, question)["unknown_names"] == ["襄阳"]
+    assert api_ask(client, question)["unknown_terms"] == ["襄阳"]
     page = soup(client.post("/", data={"question": question}, headers=HTML))
     reply = page.select_one(".turn .bubble.reply.not-found")
     assert reply is not None
-    assert reply.select_one("p.unknown-names").get_text(strip=True) == "文档中没有提到：襄阳"
+    assert reply.select_one("p.unknown-terms").get_text(strip=True) == "文档中没有提到：襄阳"
 
 
 def test_form_post_of_raw_utf8_bytes(client):

@@ -112,9 +112,9 @@
       append(bubble, line, el("p", "passages-label", "出处"), passageList(passages, answer));
     } else {
       bubble.appendChild(el("p", "answer none", NOT_FOUND));
-      var unknown = Array.isArray(data.unknown_names) ? data.unknown_names : [];
+      var unknown = Array.isArray(data.unknown_terms) ? data.unknown_terms : [];
       if (unknown.length) {
-        bubble.appendChild(el("p", "unknown-names", "文档中没有提到：" + unknown.join("、")));
+        bubble.appendChild(el("p", "unknown-terms", "文档中没有提到：" + unknown.join("、")));
       }
       if (passages.length) {
         var details = el("details", "low-confidence");

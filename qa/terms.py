@@ -1,0 +1,137 @@
+"""Words a question asks about that the documents never mention.
+
+A question about 襄阳市中心医院 cannot be answered from documents that never mention 襄阳, however close
+its wording is to a passage about another hospital's stroke centre: e5 scores that pair 0.93, above most
+true answers. Likewise 十堰市中西医结合医院一年的门诊量有多少？ cannot be answered from documents that never
+speak of 门诊量, however well they cover that hospital (cosine 0.92). So a Chinese question is refused,
+whatever the similarities say, when it names something the documents do not know, and the reply says what.
+
+Two kinds of word are checked:
+
+* **Names**: CC-CEDICT's proper nouns (entries with capitalised pinyin) of two or more characters, matched
+  longest first in the folded question. A name is known when one of its character bigrams occurs in the
+  documents, after an administrative suffix (市, 县, 区, …) is dropped: partial mentions, variant suffixes
+  and abbreviations still count as known.
+* **What a 多少/几 question counts**: the head noun of the phrase it asks about (护士 in 有多少名护士, 门诊量 in
+  门诊量有多少), found with jieba's part-of-speech tagger and its dictionary only (no guessed words). It is
+  known when the documents contain it. Dimensions that the documents state as a number and unit rather than
+  by name (比例, 长度, 面积, 人口, …, and any ``…率``) are never checked.
+
+``python -m bench.terms`` measures what each rule costs on the public benchmarks' answerable questions
+(against their whole corpus, and against the question's own article, which is closer to the size of our
+seeds) and what it refuses among off-topic ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container
+from functools import lru_cache
+
+from .glossary import reverse_dictionary
+from .text import fold, squeeze
+
+MAX_NAME_CHARS = 12
+_ADMIN_SUFFIX = re.compile(r"[市省县区镇乡村州盟旗]$")
+_HOW_MANY = ("多少", "几")
+# Between the counted noun and 多少 (门诊量[有]多少) only these, adverbs, prepositions and particles.
+_LINKS = frozenset("有 是 为 达 达到 约 共 一共 大约 大概 总共 到底 将近 超过 占 共有 总计 合计 要 需要 花 花费".split())
+# Quantities the documents state as a number with a unit, not by name.
+DIMENSIONS = frozenset(
+    """比例 百分比 比率 比重 长度 全长 总长 体长 身长 周长 宽度 深度 高度 直径 面积 总面积 体积 容量 距离 海拔 身高
+    体重 重量 温度 速度 人口 人数 次数 数量 总数 数目 数字 数额 总量 总额 金额 价格 售价 价值 市值 费用 成本 收入
+    资金 投资 产量 产值 规模 比分 得分 分数 平均分 票数 排名 名次 年龄 寿命 历史 时间 时长 时候 时期 期限 年份 年代
+    种类 地方 程度 水平 大小 尺寸 度数""".split()
+)
+
+
+@lru_cache(maxsize=4096)
+def question_names(question: str) -> tuple[str, ...]:
+    """The proper nouns in ``question`` (folded to simplified Chinese), longest match first."""
+    proper = reverse_dictionary().proper_nouns
+    text = squeeze(fold(question))
+    found: list[str] = []
+    i = 0
+    while i < len(text):
+        for size in range(min(MAX_NAME_CHARS, len(text) - i), 1, -1):
+            if text[i : i + size] in proper:
+                found.append(text[i : i + size])
+                i += size
+                break
+        else:
+            i += 1
+    return tuple(found)
+
+
+def name_bigrams(name: str) -> list[str]:
+    """The character bigrams that make ``name`` known (its administrative suffix dropped)."""
+    core = _ADMIN_SUFFIX.sub("", name) if len(name) > 2 else name
+    return [core[i : i + 2] for i in range(len(core) - 1)]
+
+
+def _tagger():
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(60)
+    return jieba.posseg
+
+
+def warm_up() -> None:
+    """Load the part-of-speech tagger's dictionary now rather than on the first 多少 question (~1 s)."""
+    counted_noun("有多少名护士？")
+
+
+def _head(nouns: list[str]) -> str | None:
+    head = nouns[-1] if nouns else ""
+    if len(head) < 2 or head in DIMENSIONS or head.endswith("率"):
+        return None
+    return head
+
+
+@lru_cache(maxsize=4096)
+def counted_noun(question: str) -> str | None:
+    """The head noun of what a 多少/几 question counts (folded), or ``None`` when it asks no such thing or
+    counts a dimension such as 比例 or 长度."""
+    text = squeeze(fold(question))
+    if not any(word in text for word in _HOW_MANY):
+        return None
+    tokens = [(word, flag) for word, flag in _tagger().cut(text, HMM=False)]
+    for i, (word, flag) in enumerate(tokens):
+        if flag != "m" or not word.startswith(_HOW_MANY):  # not 几乎, 或多或少
+            continue
+        # after it: 多少[名]护士, 多少[发热]患者
+        j = i + 1
+        while j < len(tokens) and tokens[j][1] in ("m", "q"):
+            j += 1
+        k = j
+        while k < min(len(tokens), j + 2) and tokens[k][1][:1] in ("v", "a", "b") and tokens[k][1] != "vn":
+            k += 1
+        if k < len(tokens) and tokens[k][1].startswith("n"):
+            j = k
+        nouns: list[str] = []
+        while j < len(tokens) and tokens[j][1].startswith("n"):
+            nouns.append(tokens[j][0])
+            j += 1
+        if nouns:
+            return _head(nouns)
+        # before it: 门诊量[有]多少
+        j = i - 1
+        while j >= 0 and (tokens[j][0] in _LINKS or tokens[j][1][:1] in ("d", "p", "u")):
+            j -= 1
+        nouns = []
+        while j >= 0 and (tokens[j][1].startswith("n") or tokens[j][1] == "vn"):
+            nouns.insert(0, tokens[j][0])
+            j -= 1
+        return _head(nouns)
+    return None
+
+
+def unknown_terms(question: str, bigrams: Container[str], text: str) -> list[str]:
+    """The names in ``question`` none of whose bigrams is in ``bigrams`` (the documents' folded bigrams),
+    then what it counts when ``text`` (the documents' folded text, whitespace removed) never says it."""
+    unknown = [name for name in question_names(question) if not any(b in bigrams for b in name_bigrams(name))]
+    noun = counted_noun(question)
+    if noun and noun not in text and noun not in unknown:
+        unknown.append(noun)
+    return unknown

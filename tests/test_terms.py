@@ -1,0 +1,67 @@
+"""The unknown-term rules (qa/terms.py) on their own: names and counted nouns found in questions, and when
+they count as known."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.keywords import tokenize
+from qa.terms import counted_noun, name_bigrams, question_names, unknown_terms
+from qa.text import fold, squeeze
+
+SEEDS_LIKE = "邵阳市中心医院专科联盟增至28个，有护士1200名。荆州市第一人民医院卒中中心综合排名位居全国第59。"
+
+
+def bigrams(text: str) -> set[str]:
+    return set(tokenize(text, "bigram"))
+
+
+def unknown(question: str, documents: str = SEEDS_LIKE) -> list[str]:
+    return unknown_terms(question, bigrams(documents), squeeze(fold(documents)))
+
+
+def test_names_are_found_longest_first_and_folded():
+    assert "襄阳" in question_names("襄阳市中心医院的卒中中心在全国排第几？")
+    assert "荆州" in question_names("荊州二醫在封城期間接診了多少發熱患者？")  # traditional folded first
+    assert question_names("量子计算机的工作原理是什么？") == ()
+
+
+def test_administrative_suffix_is_dropped():
+    assert name_bigrams("邵阳市") == ["邵阳"]
+    assert name_bigrams("襄阳") == ["襄阳"]
+
+
+def test_unknown_name_only_when_no_bigram_is_in_the_documents():
+    assert unknown("襄阳市中心医院的卒中中心在全国排第几？") == ["襄阳"]
+    assert unknown("荆州一医卒中中心在全国排第几？") == []
+    assert unknown("邵阳市中心医院有多少个专科联盟？") == []
+
+
+@pytest.mark.parametrize(
+    ("question", "noun"),
+    [
+        ("十堰市中西医结合医院一年的门诊量有多少？", "门诊量"),  # before 多少, through 有
+        ("邵阳市中心医院有多少名护士？", "护士"),  # after 多少, past the measure word
+        ("荆州二医在封城期间接诊了多少发热患者？", "患者"),  # past a modifier, to the head noun
+        ("醫院有幾個病區？", "病区"),  # 几, traditional characters folded
+        ("黑龙江汉人约占多少比例？", None),  # a dimension, stated as a number
+        ("妇产科的剖宫产率是多少？", None),  # any …率 too
+        ("他几乎每天都去医院吗？", None),  # 几乎 is not 几
+        ("或多或少有些帮助吗？", None),
+        ("荆州一医的党委书记是谁？", None),  # not a how-many question
+    ],
+)
+def test_counted_noun(question, noun):
+    assert counted_noun(question) == noun
+
+
+def test_counted_noun_unknown_only_when_the_documents_never_say_it():
+    assert unknown("十堰市中西医结合医院一年的门诊量有多少？", "十堰市中西医结合医院优化门诊服务流程。") == ["门诊量"]
+    assert unknown("邵阳市中心医院有多少名护士？") == []  # 护士 is in the documents
+    assert unknown("襄阳市中心医院有多少名医生？") == ["襄阳", "医生"]  # names first, then the counted noun
+
+
+def test_empty_and_odd_questions():
+    assert unknown_terms("", set(), "") == []
+    assert unknown_terms("？？？ 1234 abc", set(), "") == []
+    assert unknown_terms("多少？", set(), "") == []
