@@ -272,6 +272,7 @@ def evaluate(corpora, queries, index_dir, legs, keywords, limit, answers, out, a
     click.echo(f"index {index_dir}: {report.passages} passages" + (" (reused)" if report.unchanged else ""),
                err=True)
     retriever = Retriever(embedder, load_index(index_dir, embedder))
+    retriever.warm_up()  # as `qa serve` does at start, so the first questions' latency is not the set-up's
     with tqdm(total=len(qs), unit="q", desc=f"asking ({legs})", file=sys.stderr, dynamic_ncols=True) as b:
         by_leg = evaluation.run_legs(retriever, qs, evaluation.HitRule(corpus), legs=leg_list, answers=answers,
                                      progress=b.update)
