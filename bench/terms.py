@@ -11,7 +11,6 @@ which seed_qa.jsonl questions it refuses.
 
 from __future__ import annotations
 
-import json
 import random
 from collections import defaultdict
 

@@ -48,7 +48,8 @@ class Result:
     answer: Answer | None
     hits: list[Hit]
     took_ms: float
-    unknown_terms: tuple[str, ...] = ()  # names, or what it counts, that the question mentions and the documents never do
+    # names, or what it counts, that the question mentions and the documents never do
+    unknown_terms: tuple[str, ...] = ()
 
 
 def _type_bonus(question: str, text: str) -> float:

@@ -22,8 +22,8 @@ from embeddings import Embedder
 from .documents import Passage
 from .glossary import chinese_keywords, english_terms
 from .keywords import tokenize
-from .terms import unknown_terms
 from .store import CorpusIndex
+from .terms import unknown_terms
 from .text import fold, squeeze
 
 RRF_K = 60

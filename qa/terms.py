@@ -35,7 +35,9 @@ MAX_NAME_CHARS = 12
 _ADMIN_SUFFIX = re.compile(r"[市省县区镇乡村州盟旗]$")
 _HOW_MANY = ("多少", "几")
 # Between the counted noun and 多少 (门诊量[有]多少) only these, adverbs, prepositions and particles.
-_LINKS = frozenset("有 是 为 达 达到 约 共 一共 大约 大概 总共 到底 将近 超过 占 共有 总计 合计 要 需要 花 花费".split())
+_LINKS = frozenset(
+    "有 是 为 达 达到 约 共 一共 大约 大概 总共 到底 将近 超过 占 共有 总计 合计 要 需要 花 花费".split()
+)
 # Quantities the documents state as a number with a unit, not by name.
 DIMENSIONS = frozenset(
     """比例 百分比 比率 比重 长度 全长 总长 体长 身长 周长 宽度 深度 高度 直径 面积 总面积 体积 容量 距离 海拔 身高
