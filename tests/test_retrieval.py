@@ -4,7 +4,6 @@ and `qa eval` against shared/eval/evaluate.py."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 import shutil
 from pathlib import Path
@@ -18,6 +17,7 @@ pytestmark = pytest.mark.slow
 
 FEVER = "荆州二医累计接诊发热患者近4000人次"
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
+SAMPLE = Path(__file__).resolve().parent / "data" / "eval_sample"  # a copy: runs wherever the checkout is
 
 
 def squeeze(text: str) -> str:
@@ -130,26 +130,31 @@ def test_duplicates_never_appear_together(tmp_path, embedder, cache_dir):
         assert {h.passage.doc_id for h in hits} <= {"a", "b"}
 
 
-@pytest.mark.skipif(not (EVAL_DIR / "evaluate.py").is_file(), reason="shared/eval is not beside the checkout")
+def test_eval_sample_matches_shared_eval():
+    """tests/data/eval_sample is a faithful copy of shared/eval (its evaluate.py and the head of XQuAD)."""
+    if not (EVAL_DIR / "evaluate.py").is_file():
+        pytest.skip(f"{EVAL_DIR} is not beside the checkout; the copy in tests/data/eval_sample is used")
+    assert (SAMPLE / "evaluate.py").read_bytes() == (EVAL_DIR / "evaluate.py").read_bytes()
+    corpus = read_jsonl(EVAL_DIR / "xquad_zh" / "corpus.jsonl")
+    sample = read_jsonl(SAMPLE / "corpus.jsonl")
+    assert sample == corpus[: len(sample)]
+    queries = {(q["id"], q["lang"]): q for name in ("queries.zh.jsonl", "queries.en.jsonl")
+               for q in read_jsonl(EVAL_DIR / "xquad_zh" / name)}  # XQuAD ids are the same in both languages
+    assert all(queries[q["id"], q["lang"]] == q for q in read_jsonl(SAMPLE / "queries.jsonl"))
+
+
 def test_eval_hit_rule_matches_evaluate_py(tmp_path, embedder, cache_dir):
-    """Our `qa eval` and the benchmark's own evaluate.py agree on a sample of XQuAD."""
+    """Our `qa eval` and the benchmark's own evaluate.py agree on a sample of XQuAD (Chinese and English)."""
     from qa.retriever import Retriever
     from qa.store import build_index, load_index
 
-    spec = importlib.util.spec_from_file_location("shared_evaluate", EVAL_DIR / "evaluate.py")
+    spec = importlib.util.spec_from_file_location("shared_evaluate", SAMPLE / "evaluate.py")
     evaluate_py = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(evaluate_py)
 
-    corpus_rows = read_jsonl(EVAL_DIR / "xquad_zh" / "corpus.jsonl")[:30]
-    ids = {r["id"] for r in corpus_rows}
-    corpus_file = tmp_path / "corpus.jsonl"
-    corpus_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in corpus_rows), encoding="utf-8")
-    rows = []
-    for name in ("queries.zh.jsonl", "queries.en.jsonl"):
-        rows += [q for q in read_jsonl(EVAL_DIR / "xquad_zh" / name) if set(q["gold"]) <= ids][:40]
-    queries_file = tmp_path / "queries.jsonl"
-    queries_file.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in rows), encoding="utf-8")
-
+    corpus_file, queries_file = SAMPLE / "corpus.jsonl", SAMPLE / "queries.jsonl"
+    corpus_rows = read_jsonl(corpus_file)
+    assert {q["lang"] for q in read_jsonl(queries_file)} == {"zh", "en"}
     build_index([corpus_file], tmp_path / "index", embedder, cache_dir=cache_dir)
     retriever = Retriever(embedder, load_index(tmp_path / "index", embedder))
     ours = run(retriever, load_queries(queries_file), HitRule({r["id"]: r["text"] for r in corpus_rows}))
@@ -161,6 +166,7 @@ def test_eval_hit_rule_matches_evaluate_py(tmp_path, embedder, cache_dir):
     theirs = evaluate_py.evaluate(corpus, queries, retrieve, ks=(1, 5, 10), progress=False)
     mine = metrics(ours)
     print("qa eval:", mine, "\nevaluate.py:", theirs)
+    assert 0 < mine["R@1"] < 1  # a sample on which the rule says yes and no
     for k in ("R@1", "R@5", "R@10", "MRR@10"):
         assert mine[k] == pytest.approx(theirs[k], abs=1e-3)
 
