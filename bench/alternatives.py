@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings import EmbeddingCache, VectorIndex
+from embeddings import EmbeddingCache, VectorIndex, load_embedder
 from qa.documents import normalize_whitespace
-from qa.evaluation import HitRule, Row, load_queries, read_jsonl, summarize
+from qa.evaluation import HitRule, load_queries, read_jsonl, run, summarize
 from qa.glossary import chinese_keywords
 from qa.retriever import Calibration, Retriever
 from qa.settings import Settings
@@ -152,11 +152,7 @@ class HubRetriever(Retriever):
 
 
 def evaluate(retriever: Retriever, queries, qvecs: np.ndarray, rule: HitRule) -> dict:
-    rows = []
-    for q, v in zip(queries, qvecs, strict=True):
-        hits = retriever.search(q.text, 10, qvec=v)
-        rank = next((i for i, h in enumerate(hits, 1) if rule.hit(q, h.passage.text)), None)
-        rows.append(Row(q, rank, True, 0.0))
+    rows = run(retriever, queries, rule, k=10, qvecs=qvecs)
     summary = summarize(rows)["all"]
     summary["missed@5"] = [r.query.id for r in rows if r.query.answerable and not (r.rank and r.rank <= 5)]
     return summary
@@ -171,8 +167,6 @@ def main() -> None:
     if set(variants) - set(VARIANTS):
         raise SystemExit(f"variants: {', '.join(VARIANTS)}")
     settings = Settings()
-    from embeddings import load_embedder
-
     embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend)
     info = machine()
     results: dict = {"machine": info, "params": {"long_unit": LONG_UNIT, "clause_chars": CLAUSE_CHARS,

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .answer import best_sentence
 from .retriever import Retriever
 
@@ -114,25 +116,27 @@ class Row:
 
 def run(
     retriever: Retriever, queries: Sequence[Query], rule: HitRule, *, legs: str = "hybrid", k: int = 10,
-    answers: bool = False, progress=None,
+    answers: bool = False, progress=None, qvecs: np.ndarray | None = None,
 ) -> list[Row]:
     """Ask every query in-process; record the first hit's rank, the found decision and the latency."""
-    return run_legs(retriever, queries, rule, legs=(legs,), k=k, answers=answers, progress=progress)[legs]
+    return run_legs(retriever, queries, rule, legs=(legs,), k=k, answers=answers, progress=progress,
+                    qvecs=qvecs)[legs]
 
 
 def run_legs(
     retriever: Retriever, queries: Sequence[Query], rule: HitRule, *, legs: Sequence[str] = ("hybrid",),
-    k: int = 10, answers: bool = False, progress=None,
+    k: int = 10, answers: bool = False, progress=None, qvecs: np.ndarray | None = None,
 ) -> dict[str, list[Row]]:
     """Like :func:`run` for several leg settings at once, encoding each question only once.
 
     The latency of a row is the whole question (encoding included) for the first leg; later legs reuse
-    the vector, so their latency is the retrieval alone.
+    the vector, so their latency is the retrieval alone. ``qvecs`` (one row per query) are vectors the
+    caller already has; the latency then leaves the encoding out.
     """
     rows: dict[str, list[Row]] = {leg: [] for leg in legs}
-    for q in queries:
+    for i, q in enumerate(queries):
         started = time.perf_counter()
-        qvec = retriever.embed(q.text)
+        qvec = retriever.embed(q.text) if qvecs is None else qvecs[i]
         for leg in legs:
             hits = retriever.search(q.text, k, legs=leg, qvec=qvec)
             latency = time.perf_counter() - started
