@@ -32,12 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from embeddings import EmbeddingCache, VectorIndex, load_embedder
-from qa.documents import normalize_whitespace
 from qa.evaluation import HitRule, load_queries, read_jsonl, run, summarize
-from qa.glossary import chinese_keywords
-from qa.retriever import Calibration, Retriever
+from qa.index.store import CorpusIndex, Units, build_index, embed_with_cache, load_index
+from qa.ingest.documents import normalize_whitespace
+from qa.search.glossary import chinese_keywords
+from qa.search.retriever import Calibration, Retriever
 from qa.settings import Settings
-from qa.store import CorpusIndex, Units, build_index, embed_with_cache, load_index
 
 from ._common import EVAL, SEED_QA, SEEDS, machine, table, write_results
 

@@ -61,8 +61,8 @@ def sample_corpora(dest: Path, per_corpus: int) -> list[Path]:
 
 
 def corpus_stats(sources: list[Path]) -> dict:
-    from qa.documents import load_documents, split_passages
-    from qa.store import make_units
+    from qa.index.store import make_units
+    from qa.ingest.documents import load_documents, split_passages
 
     docs = load_documents(sources)
     passages = [p for d in docs for p in split_passages(d)]
@@ -76,7 +76,7 @@ def naive_worker(sources: list[str]) -> None:
     from sentence_transformers import SentenceTransformer
 
     from embeddings.model import default_model_dir
-    from qa.documents import load_documents, split_passages
+    from qa.ingest.documents import load_documents, split_passages
     from qa.settings import Settings
 
     docs = load_documents([Path(s) for s in sources])

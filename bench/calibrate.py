@@ -32,9 +32,9 @@ import numpy as np
 
 from embeddings import load_embedder
 from qa.evaluation import load_queries, read_jsonl
-from qa.retriever import CALIBRATION_FILE, Calibration, Retriever
+from qa.index.store import build_index, load_index
+from qa.search.retriever import CALIBRATION_FILE, Calibration, Retriever
 from qa.settings import Settings
-from qa.store import build_index, load_index
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval"

@@ -15,8 +15,8 @@ import random
 from collections import defaultdict
 
 from qa.evaluation import load_queries, read_jsonl
-from qa.keywords import tokenize
-from qa.terms import counted_noun, name_bigrams, question_names
+from qa.index.keywords import tokenize
+from qa.search.terms import counted_noun, name_bigrams, question_names
 from qa.text import fold, squeeze
 
 from ._common import EVAL, ROOT, machine, table, write_results

@@ -39,7 +39,7 @@ def embedder(cache_dir):
 @pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory, embedder, cache_dir) -> Path:
     """The seeds built into a session-wide index directory."""
-    from qa.store import build_index
+    from qa.index.store import build_index
 
     index_dir = tmp_path_factory.mktemp("seed-index") / "index"
     build_index([SEEDS], index_dir, embedder, cache_dir=cache_dir)
@@ -48,14 +48,14 @@ def seed_index_dir(tmp_path_factory, embedder, cache_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_index(seed_index_dir, embedder):
-    from qa.store import load_index
+    from qa.index.store import load_index
 
     return load_index(seed_index_dir, embedder)
 
 
 @pytest.fixture(scope="session")
 def retriever(embedder, seed_index):
-    from qa.retriever import Retriever
+    from qa.search.retriever import Retriever
 
     return Retriever(embedder, seed_index)
 
@@ -69,7 +69,7 @@ def make_settings(index_dir: Path, **overrides):
 
 @pytest.fixture(scope="session")
 def app(embedder, seed_index_dir, seed_index):
-    from qa.app import create_app
+    from qa.serve.app import create_app
 
     return create_app(make_settings(seed_index_dir), embedder=embedder, index=seed_index, watch=False)
 

@@ -127,7 +127,7 @@ def test_ask_about_what_the_documents_never_mention(client, documents):
 
 
 def test_identical_question_is_answered_from_the_cache(embedder, seed_index, seed_index_dir):
-    from qa.service import Service
+    from qa.serve.service import Service
 
     service = Service(make_settings(seed_index_dir, cache_size=8), embedder, seed_index)
     first = service.ask("襄阳市中心医院的卒中中心在全国排第几？")
@@ -291,7 +291,7 @@ def test_unknown_document(client, doc_id):
 
 
 def test_no_index_loaded(embedder, tmp_path):
-    from qa.app import create_app
+    from qa.serve.app import create_app
 
     app = create_app(make_settings(tmp_path / "none"), embedder=embedder, watch=False)
     with TestClient(app) as c:
@@ -321,7 +321,7 @@ def test_admin_reload_disabled_without_token(client):
 
 @pytest.fixture(scope="module")
 def admin_client(embedder, seed_index_dir, tmp_path_factory):
-    from qa.app import create_app
+    from qa.serve.app import create_app
 
     settings = make_settings(seed_index_dir, admin_token="s3cret-token")
     with TestClient(create_app(settings, embedder=embedder, watch=False)) as c:
@@ -355,7 +355,7 @@ def test_read_only_api_needs_no_token(admin_client):
 
 
 def test_admin_reload_without_index_is_503(embedder, tmp_path):
-    from qa.app import create_app
+    from qa.serve.app import create_app
 
     app = create_app(make_settings(tmp_path / "none", admin_token="t"), embedder=embedder, watch=False)
     with TestClient(app) as c:

@@ -68,7 +68,7 @@ def test_build(built):
 
 
 def test_build_again_is_up_to_date(built, workdir, embedder, monkeypatch):
-    monkeypatch.setattr("qa.cli._embedder", lambda settings: embedder)
+    monkeypatch.setattr("qa.cli.main.load_model", lambda settings: embedder)
     index, _ = built
     runner = CliRunner()
     result = runner.invoke(cli, ["build", "--source", str(workdir / "seeds"), "--index", str(index)])

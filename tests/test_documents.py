@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.documents import (
+from qa.ingest.documents import (
     Document,
     DocumentError,
     Passage,

@@ -42,7 +42,7 @@ class _SchemaOnlyModel:
 
 
 def _openapi() -> dict:
-    from qa.app import create_app
+    from qa.serve.app import create_app
 
     app = create_app(make_settings(Path("/nonexistent/qa-fuzz-index")), embedder=_SchemaOnlyModel(), watch=False)
     return app.openapi()
@@ -93,7 +93,7 @@ def test_api_fuzz(case, app):
 
 @pytest.fixture(scope="module")
 def admin_app(embedder, seed_index_dir, seed_index):
-    from qa.app import create_app
+    from qa.serve.app import create_app
 
     app = create_app(make_settings(seed_index_dir, admin_token=ADMIN_TOKEN), embedder=embedder, index=seed_index,
                      watch=False)

@@ -15,7 +15,7 @@ import pytest
 from conftest import make_settings
 
 from qa.errors import Overloaded
-from qa.service import Gate
+from qa.serve.service import Gate
 
 WAIT = 60.0  # the longest any test waits for a thread or an event
 
@@ -195,7 +195,7 @@ def assert_overloaded(response) -> None:
 
 
 def make_app(embedder, seed_index, seed_index_dir, **settings):
-    from qa.app import create_app
+    from qa.serve.app import create_app
 
     held = HeldEmbedder(embedder)
     app = create_app(make_settings(seed_index_dir, **settings), embedder=held, index=seed_index, watch=False)
@@ -292,7 +292,7 @@ class ThreadRecordingEmbedder:
 def test_model_runs_only_on_the_services_own_threads(embedder, seed_index, seed_index_dir):
     """Requests arrive on many web-server threads; the model sees at most ``max_concurrency`` threads
     (a new thread per request would get its own allocator arena, and memory grew under load)."""
-    from qa.app import create_app
+    from qa.serve.app import create_app
 
     recorder = ThreadRecordingEmbedder(embedder)
     app = create_app(make_settings(seed_index_dir, max_concurrency=2, max_queue=16), embedder=recorder,
@@ -315,8 +315,8 @@ def test_app_still_answers_after_being_served_and_stopped(embedder, seed_index, 
     """Stopping the server (lifespan exit) must not leave the app unable to run the model if served again."""
     from fastapi.testclient import TestClient
 
-    from qa.app import create_app
-    from qa.memory import _libc
+    from qa.serve.app import create_app
+    from qa.serve.memory import _libc
 
     app = create_app(make_settings(seed_index_dir), embedder=embedder, index=seed_index, watch=False)
     for _ in range(2):

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from qa.answer import Answer, Result
-from qa.documents import Passage, normalize_whitespace
-from qa.pages import NOT_FOUND_TEXT, build_reply, document_lines
-from qa.retriever import Hit
+from qa.ingest.documents import Passage, normalize_whitespace
+from qa.search.answer import Answer, Result
+from qa.search.retriever import Hit
+from qa.serve.pages import NOT_FOUND_TEXT, build_reply, document_lines
 
 pytestmark = pytest.mark.slow
 

@@ -208,7 +208,7 @@ def workdir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def served(workdir, embedder, cache_dir):
     """The seeds (a writable copy) built into an index and served by `qa serve`."""
-    from qa.store import build_index
+    from qa.index.store import build_index
 
     source = workdir / "seeds"
     shutil.copytree(SEEDS, source)
@@ -286,7 +286,7 @@ def test_hot_reload_under_load(served):
 
 def test_killed_build_resumes_and_old_index_keeps_serving(served, workdir):
     """SIGKILL a build of a larger corpus part-way: the served index is untouched; the next build resumes."""
-    from qa.documents import load_documents, split_passages
+    from qa.ingest.documents import load_documents, split_passages
 
     server, index_dir = served["server"], served["index"]
     before = server.wait_for(lambda h: h["ok"])
@@ -364,7 +364,7 @@ def test_killed_build_resumes_and_old_index_keeps_serving(served, workdir):
 
 
 def test_serve_with_corrupt_index(workdir, embedder, cache_dir):
-    from qa.store import build_index
+    from qa.index.store import build_index
 
     index_dir = workdir / "corrupt" / "index"
     build_index([SEEDS], index_dir, embedder, cache_dir=cache_dir)

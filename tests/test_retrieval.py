@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import ask
 from qa.evaluation import HitRule, Query, load_queries, metrics, read_jsonl, run
+from qa.search.answer import ask
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def test_english_question(retriever):
 
 
 def test_english_coverage_counts_dictionary_renderings(retriever):
-    from qa.glossary import english_terms
+    from qa.search.glossary import english_terms
 
     question = "How many fever patients did Jingzhou No.2 Hospital receive during the lockdown?"
     terms = english_terms(question)
@@ -113,8 +113,8 @@ def test_answer_offsets_slice_the_source(retriever):
 
 
 def test_duplicates_never_appear_together(tmp_path, embedder, cache_dir):
-    from qa.retriever import Retriever
-    from qa.store import build_index, load_index
+    from qa.index.store import build_index, load_index
+    from qa.search.retriever import Retriever
 
     src = tmp_path / "docs"
     src.mkdir()
@@ -145,8 +145,8 @@ def test_eval_sample_matches_shared_eval():
 
 def test_eval_hit_rule_matches_evaluate_py(tmp_path, embedder, cache_dir):
     """Our `qa eval` and the benchmark's own evaluate.py agree on a sample of XQuAD (Chinese and English)."""
-    from qa.retriever import Retriever
-    from qa.store import build_index, load_index
+    from qa.index.store import build_index, load_index
+    from qa.search.retriever import Retriever
 
     spec = importlib.util.spec_from_file_location("shared_evaluate", SAMPLE / "evaluate.py")
     evaluate_py = importlib.util.module_from_spec(spec)

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.documents import Document, normalize_whitespace, sentence_spans, split_passages
+from qa.ingest.documents import Document, normalize_whitespace, sentence_spans, split_passages
 
 BREAKS = re.compile(r"\r\n|\r|\n")
 

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 
 from qa.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from qa.store import MANIFEST, build_index, load_index, read_manifest
+from qa.index.store import MANIFEST, build_index, load_index, read_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -201,7 +201,7 @@ def test_damaged_index_is_corrupt_with_rebuild_hint(built, embedder, damage):
 
 def test_failed_build_leaves_previous_index(built, small_seeds, embedder, cache_dir, monkeypatch):
     """A build that raises after embedding leaves the old index loadable, byte for byte, and no debris."""
-    import qa.store
+    import qa.index.store
 
     before_link = os.readlink(built)
     before_files = tree_digest(built)
@@ -212,7 +212,7 @@ def test_failed_build_leaves_previous_index(built, small_seeds, embedder, cache_
         assert (folder / "vectors.faiss").is_file()  # mid-way: vectors already written into the work folder
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(qa.store.Units, "save", boom)
+    monkeypatch.setattr(qa.index.store.Units, "save", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
         build_index([small_seeds], built, embedder, cache_dir=cache_dir)
     monkeypatch.undo()
@@ -233,7 +233,7 @@ def test_failed_build_leaves_previous_index(built, small_seeds, embedder, cache_
 
 
 def test_failed_build_before_writing_leaves_previous_index(built, small_seeds, embedder, cache_dir, monkeypatch):
-    import qa.store
+    import qa.index.store
 
     before_link, before_files = os.readlink(built), tree_digest(built)
     (small_seeds / f"{SMALL[1]}.txt").unlink()
@@ -241,7 +241,7 @@ def test_failed_build_before_writing_leaves_previous_index(built, small_seeds, e
     def boom(*args, **kwargs):
         raise MemoryError("no room for the vector index")
 
-    monkeypatch.setattr(qa.store.VectorIndex, "build", boom)
+    monkeypatch.setattr(qa.index.store.VectorIndex, "build", boom)
     with pytest.raises(MemoryError):
         build_index([small_seeds], built, embedder, cache_dir=cache_dir)
     assert os.readlink(built) == before_link

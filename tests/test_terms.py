@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.keywords import tokenize
-from qa.terms import counted_noun, name_bigrams, question_names, unknown_terms
+from qa.index.keywords import tokenize
+from qa.search.terms import counted_noun, name_bigrams, question_names, unknown_terms
 from qa.text import fold, squeeze
 
 SEEDS_LIKE = "邵阳市中心医院专科联盟增至28个，有护士1200名。荆州市第一人民医院卒中中心综合排名位居全国第59。"

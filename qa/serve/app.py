@@ -14,12 +14,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from embeddings import Embedder, load_embedder
 
-from . import __version__, pages
+from .. import __version__
+from ..errors import Overloaded, QAError
+from ..index.store import CorpusIndex
+from ..settings import Settings
+from . import pages
 from .api import router as api_router
-from .errors import Overloaded, QAError
 from .service import Service
-from .settings import Settings
-from .store import CorpusIndex
 
 log = logging.getLogger("qa")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .answer import Result
+from ..search.answer import Result
 
 MAX_QUESTION_CHARS = 1000
 

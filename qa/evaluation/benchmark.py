@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .answer import best_sentence
-from .retriever import Retriever
+from ..search.answer import best_sentence
+from ..search.retriever import Retriever
 
 _WS = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
 MIN_OVERLAP = 20

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from embeddings import Embedder
 
-from .answer import Result, ask
-from .errors import BadQuestion, IndexNotFound, Overloaded, QAError
-from .retriever import Retriever
+from ..errors import BadQuestion, IndexNotFound, Overloaded, QAError
+from ..index.store import MANIFEST, CorpusIndex, load_index
+from ..search.answer import Result, ask
+from ..search.retriever import Retriever
+from ..settings import Settings
 from .schemas import MAX_QUESTION_CHARS
-from .settings import Settings
-from .store import MANIFEST, CorpusIndex, load_index
 
 log = logging.getLogger("qa")
 
@@ -185,7 +185,7 @@ class Service:
             self.watch()
 
     def trim_memory(self) -> threading.Thread | None:
-        """Hand freed heap memory back to the system every ``trim_interval_s`` (see :mod:`qa.memory`)."""
+        """Hand freed heap memory back to the system every ``trim_interval_s`` (see :mod:`qa.serve.memory`)."""
         from .memory import trim_every
 
         return trim_every(self.settings.trim_interval_s, self._stop)

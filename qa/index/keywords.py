@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .text import fold
+from ..text import fold
 
 KEYWORD_DIR = "keywords"
 TOKENIZERS = ("bigram", "jieba")

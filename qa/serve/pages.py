@@ -18,14 +18,14 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from .answer import Result
-from .documents import Document
-from .errors import DocumentNotFound, QAError
+from ..errors import DocumentNotFound, QAError
+from ..ingest.documents import Document
+from ..search.answer import Result
+from ..settings import Settings
 from .service import Service
-from .settings import Settings
 
 NOT_FOUND_TEXT = "文档中没有找到可靠的答案。"
-_BREAK = re.compile(r"\r\n|\r|\n")  # the line breaks qa.documents counts lines by
+_BREAK = re.compile(r"\r\n|\r|\n")  # the line breaks qa.ingest.documents counts lines by
 _DIGITS = re.compile(r"[0-9]{1,12}")  # ASCII digits only; int() would also take "١" or " 7"
 
 STATUS_TEXT = {
@@ -149,7 +149,7 @@ def _span(start: str | None, end: str | None, length: int) -> tuple[int, int] | 
 
 
 def document_lines(text: str, passage: tuple[int, int] | None, answer: tuple[int, int] | None) -> list[Line]:
-    """The text cut into numbered lines (as qa.documents numbers them), each cut again at the highlights."""
+    """The text cut into numbered lines (as qa.ingest.documents numbers them), each cut again at the highlights."""
     starts = [0] + [m.end() for m in _BREAK.finditer(text)]
     ends = [m.start() for m in _BREAK.finditer(text)] + [len(text)]
     cuts = sorted({x for span in (passage, answer) if span for x in span})

@@ -32,9 +32,9 @@ import numpy as np
 
 from embeddings import Embedder, EmbeddingCache, IndexFileError, VectorIndex, text_key
 
-from . import __version__
-from .documents import Document, Passage, load_documents, normalize_whitespace, sentence_spans, split_passages
-from .errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from .. import __version__
+from ..errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from ..ingest.documents import Document, Passage, load_documents, normalize_whitespace, sentence_spans, split_passages
 from .keywords import KeywordIndex
 
 FORMAT_VERSION = 2

@@ -4,7 +4,7 @@ with a calibrated confidence decision.
 The confidence rule reads two features of the best passage: its dense cosine similarity, and how much of
 the question's (idf-weighted) keyword mass it contains. Thresholds come from ``calibration.json``, written
 by ``bench/calibrate.py`` from labelled questions; they are not guessed. A Chinese question naming
-something the documents never mention is refused first (:mod:`qa.terms`).
+something the documents never mention is refused first (:mod:`qa.search.terms`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import numpy as np
 
 from embeddings import Embedder
 
-from .documents import Passage
+from ..index.keywords import tokenize
+from ..index.store import CorpusIndex
+from ..ingest.documents import Passage
+from ..text import fold, squeeze
 from .glossary import chinese_keywords, english_terms
-from .keywords import tokenize
-from .store import CorpusIndex
 from .terms import unknown_terms
-from .text import fold, squeeze
 
 RRF_K = 60
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
@@ -149,7 +149,7 @@ class Retriever:
 
     def unknown_terms(self, question: str) -> list[str]:
         """Names, or what it counts, that a Chinese question mentions and the documents never do
-        (see :mod:`qa.terms`)."""
+        (see :mod:`qa.search.terms`)."""
         return [] if self.cross_lingual(question) else unknown_terms(question, self._bigrams, self._text)
 
     def known_share(self, question: str) -> float:
@@ -208,7 +208,7 @@ class Retriever:
         keyword_of: dict[int, float] = {}
         keyword_text, keyword_weight = question, cal.keyword_weight
         if self.cross_lingual(question):
-            # an English question: its keywords come from the dictionary (see qa.glossary)
+            # an English question: its keywords come from the dictionary (see qa.search.glossary)
             keyword_text = " ".join([question, *chinese_keywords(question)])
             keyword_weight = cal.glossary_weight
         elif legs == "hybrid":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .documents import normalize_whitespace
+from ..ingest.documents import normalize_whitespace
 from .glossary import chinese_keywords
 from .retriever import Hit, Retriever
 

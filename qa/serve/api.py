@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 
-from .errors import AdminDisabled, DocumentNotFound, Unauthorized
+from ..errors import AdminDisabled, DocumentNotFound, Unauthorized
 from .schemas import AskRequest, AskResponse, DocumentOut, ErrorOut, HealthOut
 from .service import Service
 

@@ -1,0 +1,93 @@
+"""`qa eval`: recall and refusal on a benchmark."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import main
+from .main import _settings, cli, friendly, index_option
+
+
+@cli.command(name="eval")
+@click.option("--corpus", "corpora", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="corpus.jsonl (repeatable) or a folder of documents [default: seeds/ for seed_qa.jsonl].")
+@click.option("--queries", required=True, type=click.Path(exists=True, path_type=Path),
+              help="queries.jsonl ({id,text,lang,answers,gold}) or seed_qa.jsonl.")
+@index_option
+@click.option("--legs", default="hybrid", show_default=True,
+              help="Comma-separated: hybrid, dense, keyword (the last two alone, for comparison; "
+                   "each question is encoded once for all).")
+@click.option("--keywords", type=click.Choice(["bigram", "jieba"]), default="bigram", show_default=True)
+@click.option("--limit", type=int, default=None, help="Only the first N queries.")
+@click.option("--answers", is_flag=True, help="Also judge the answer sentence (seed_qa.jsonl).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write per-query rows as JSONL.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@friendly
+def evaluate(corpora, queries, index_dir, legs, keywords, limit, answers, out, as_json) -> None:
+    """Measure Recall@1/5/10, MRR@10 and latency on a benchmark (hit rule of shared/eval/evaluate.py).
+
+    The corpus is indexed the way the product indexes documents, into its own index directory,
+    reused when the manifest says nothing changed.
+
+    \b
+    Examples:
+        qa eval --queries tests/data/seed_qa.jsonl --answers
+        qa eval --corpus ../shared/eval/xquad_zh/corpus.jsonl --queries ../shared/eval/xquad_zh/queries.zh.jsonl
+    """
+    import hashlib
+
+    from tqdm import tqdm
+
+    from .. import evaluation
+    from ..index.store import build_index, load_index
+    from ..search.retriever import Retriever
+
+    settings = _settings()
+    leg_list = [leg.strip() for leg in legs.split(",") if leg.strip()]
+    if not leg_list or set(leg_list) - {"hybrid", "dense", "keyword"}:
+        raise click.BadParameter("use hybrid, dense and/or keyword, comma-separated", param_hint="--legs")
+    qs = evaluation.load_queries(queries)[:limit]
+    sources = list(corpora) or [settings.seeds_dir]
+    corpus = {}
+    for path in sources:
+        if path.suffix == ".jsonl":
+            corpus.update({row["id"]: row["text"] for row in evaluation.read_jsonl(path)})
+    if index_dir is None:
+        key = hashlib.sha256("|".join(str(p.resolve()) for p in sources).encode() + keywords.encode()).hexdigest()[:10]
+        index_dir = settings.cache_dir / "eval-indexes" / f"{sources[0].parent.name}-{sources[0].stem}-{key}"
+    embedder = main.load_model(settings)
+
+    def bar(total: int):
+        b = tqdm(total=total, unit="passage", desc="embedding", file=sys.stderr, dynamic_ncols=True)
+        return b.update
+
+    report = build_index(sources, index_dir, embedder, cache_dir=settings.cache_dir, keyword_tokenizer=keywords,
+                         progress_factory=bar)
+    click.echo(f"index {index_dir}: {report.passages} passages" + (" (reused)" if report.unchanged else ""),
+               err=True)
+    retriever = Retriever(embedder, load_index(index_dir, embedder))
+    retriever.warm_up()  # as `qa serve` does at start, so the first questions' latency is not the set-up's
+    with tqdm(total=len(qs), unit="q", desc=f"asking ({legs})", file=sys.stderr, dynamic_ncols=True) as b:
+        by_leg = evaluation.run_legs(retriever, qs, evaluation.HitRule(corpus), legs=leg_list, answers=answers,
+                                     progress=b.update)
+    summaries = {leg: evaluation.summarize(rows) for leg, rows in by_leg.items()}
+    if out:
+        with out.open("w", encoding="utf-8") as fh:
+            for leg, rows in by_leg.items():
+                for r in rows:
+                    fh.write(json.dumps({"legs": leg, "id": r.query.id, "lang": r.query.lang,
+                                         "question": r.query.text, "rank": r.rank, "found": r.found,
+                                         "answerable": r.query.answerable, "answer_hit": r.answer_hit,
+                                         "latency_ms": round(r.latency_s * 1000, 1), "top": r.top},
+                                        ensure_ascii=False) + "\n")
+    if as_json:
+        click.echo(json.dumps(summaries if len(leg_list) > 1 else summaries[leg_list[0]], indent=2))
+        return
+    for leg, summary in summaries.items():
+        if len(leg_list) > 1:
+            click.echo(f"\n== {leg} ==")
+        click.echo(evaluation.format_summary(summary))
