@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,6 +50,8 @@ class Result:
     took_ms: float
     # names, or what it counts, that the question mentions and the documents never do
     unknown_terms: tuple[str, ...] = ()
+    # milliseconds per stage: encode, dense, keyword, fuse, answer
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 def _type_bonus(question: str, text: str) -> float:
@@ -98,8 +100,11 @@ def ask(retriever: Retriever, question: str, k: int = 5) -> Result:
     """Retrieve, decide whether the evidence is reliable, and pick the answer sentence."""
     started = time.perf_counter()
     qvec = retriever.embed(question)
-    hits = retriever.search(question, k, qvec=qvec)
+    timings = {"encode": round((time.perf_counter() - started) * 1000, 2)}
+    hits = retriever.search(question, k, qvec=qvec, timings=timings)
     found = bool(hits) and hits[0].confident
+    clock = time.perf_counter()
     answer = best_sentence(retriever, question, hits, qvec) if found else None
+    timings["answer"] = round((time.perf_counter() - clock) * 1000, 2)
     return Result(question, found, answer, hits, round((time.perf_counter() - started) * 1000, 1),
-                  tuple(retriever.unknown_terms(question)))
+                  tuple(retriever.unknown_terms(question)), timings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -76,6 +77,14 @@ def _fold_tokens(text: str, mode: str) -> frozenset[str]:
 @lru_cache(maxsize=65536)
 def _folded(text: str) -> str:
     return squeeze(fold(text))
+
+
+def _lap(timings: dict[str, float] | None, stage: str, since: float) -> float:
+    """Record the milliseconds since ``since`` as ``stage`` (when timing) and return the time now."""
+    now = time.perf_counter()
+    if timings is not None:
+        timings[stage] = round((now - since) * 1000, 2)
+    return now
 
 
 def cjk_share(text: str) -> float:
@@ -184,7 +193,8 @@ class Retriever:
         return self.embedder.embed_queries([question])[0]
 
     def search(
-        self, question: str, k: int = 5, *, legs: str = "hybrid", qvec: np.ndarray | None = None
+        self, question: str, k: int = 5, *, legs: str = "hybrid", qvec: np.ndarray | None = None,
+        timings: dict[str, float] | None = None,
     ) -> list[Hit]:
         """The ``k`` best passages for ``question``.
 
@@ -193,6 +203,7 @@ class Retriever:
             k: how many passages to return.
             legs: ``"hybrid"``, ``"dense"`` or ``"keyword"`` (the last two for measurement).
             qvec: the question's vector, when the caller already has it.
+            timings: when given, filled with the milliseconds each stage took (``dense``, ``keyword``, ``fuse``).
         """
         n = len(self.index.passages)
         if n == 0:
@@ -200,7 +211,9 @@ class Retriever:
         cal = self.calibration
         pool = min(n, max(cal.candidates, k * 4))
         qvec = self.embed(question) if qvec is None else qvec
+        clock = time.perf_counter()
         dense_of = self._dense(qvec, min(len(self.index.units), pool * 3))
+        lap = _lap(timings, "dense", clock)
         fused: dict[int, float] = {}
         if legs in ("hybrid", "dense"):
             for rank, pid in enumerate(dense_of):
@@ -220,6 +233,7 @@ class Retriever:
             for rank, pid in enumerate(top):
                 keyword_of[pid] = float(scores[pid])
                 fused[pid] = fused.get(pid, 0.0) + keyword_weight / (RRF_K + rank + 1)
+        lap = _lap(timings, "keyword", lap)
         if not fused:
             return []
         best_possible = (
@@ -249,6 +263,7 @@ class Retriever:
         confident = self.is_confident(question, hits)
         for hit in hits:
             hit.confident = confident
+        _lap(timings, "fuse", lap)
         return hits
 
     def is_confident(self, question: str, hits: list[Hit]) -> bool:

@@ -61,6 +61,11 @@ class AskResponse(BaseModel):
         "or what a 多少/几 question counts (门诊量); a question with any is not found.",
     )
     took_ms: float
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="Milliseconds per stage: encode (the question through the model), dense (vector search), "
+        "keyword (BM25), fuse (fusion and the found decision), answer (the answer sentence).",
+    )
 
     @classmethod
     def from_result(cls, result: Result) -> AskResponse:
@@ -75,7 +80,8 @@ class AskResponse(BaseModel):
         ]
         answer = AnswerOut(**vars(result.answer)) if result.answer else None
         return cls(question=result.question, found=result.found, answer=answer, passages=passages,
-                   unknown_terms=list(result.unknown_terms), took_ms=result.took_ms)
+                   unknown_terms=list(result.unknown_terms), took_ms=result.took_ms,
+                   timings_ms=dict(result.timings_ms))
 
 
 class DocumentOut(BaseModel):
