@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,12 +97,13 @@ def best_sentence(retriever: Retriever, question: str, hits: list[Hit], qvec: np
                   char_start=start, char_end=end)
 
 
-def ask(retriever: Retriever, question: str, k: int = 5) -> Result:
-    """Retrieve, decide whether the evidence is reliable, and pick the answer sentence."""
+def ask(retriever: Retriever, question: str, k: int = 5, *, doc_ids: Collection[str] | None = None) -> Result:
+    """Retrieve (only from ``doc_ids`` when given), decide whether the evidence is reliable, and pick the
+    answer sentence."""
     started = time.perf_counter()
     qvec = retriever.embed(question)
     timings = {"encode": round((time.perf_counter() - started) * 1000, 2)}
-    hits = retriever.search(question, k, qvec=qvec, timings=timings)
+    hits = retriever.search(question, k, qvec=qvec, timings=timings, doc_ids=doc_ids)
     found = bool(hits) and hits[0].confident
     clock = time.perf_counter()
     answer = best_sentence(retriever, question, hits, qvec) if found else None

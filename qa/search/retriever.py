@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -28,6 +29,7 @@ from .glossary import chinese_keywords, english_terms
 from .terms import unknown_terms
 
 RRF_K = 60
+EXACT_FILTER_UNITS = 50_000  # a filtered search scores up to this many units exactly
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
@@ -176,15 +178,29 @@ class Retriever:
         ids = np.arange(first, last)
         return ids, self.index.vectors.reconstruct_range(first, last - first) @ qvec
 
-    def _dense(self, qvec: np.ndarray, pool: int) -> dict[int, float]:
-        """Best unit cosine per passage, for the passages of the ``pool`` best units, best first."""
+    def rows_of(self, doc_ids: Collection[str]) -> np.ndarray:
+        """A mask over passage rows: True for the passages of ``doc_ids``."""
+        wanted = set(doc_ids)
+        return np.fromiter((p.doc_id in wanted for p in self.index.passages), bool, len(self.index.passages))
+
+    def _dense(self, qvec: np.ndarray, pool: int, allowed: np.ndarray | None = None) -> dict[int, float]:
+        """Best unit cosine per passage, for the passages of the ``pool`` best units, best first; with
+        ``allowed`` (a mask over passage rows) only those passages, scored exactly when they are few."""
+        if allowed is not None:
+            rows = np.flatnonzero(allowed)
+            n_units = int((self._unit_last[rows] - self._unit_first[rows]).sum()) if len(rows) else 0
+            if n_units <= EXACT_FILTER_UNITS:
+                best = {int(r): float(self.unit_scores(qvec, int(r))[1].max(initial=-1.0)) for r in rows
+                        if self._unit_last[r] > self._unit_first[r]}
+                return dict(sorted(best.items(), key=lambda kv: -kv[1])[:pool])
+            pool = len(self.index.units)  # many allowed passages: search everything, keep theirs
         scores, ids = self.index.vectors.search(qvec[None, :], pool)
         best: dict[int, float] = {}
         for uid, score in zip(ids[0], scores[0], strict=True):
             if uid < 0:
                 continue
             row = int(self.index.units.passage[uid])
-            if row not in best:
+            if row not in best and (allowed is None or allowed[row]):
                 best[row] = float(score)
         return best
 
@@ -194,7 +210,7 @@ class Retriever:
 
     def search(
         self, question: str, k: int = 5, *, legs: str = "hybrid", qvec: np.ndarray | None = None,
-        timings: dict[str, float] | None = None,
+        timings: dict[str, float] | None = None, doc_ids: Collection[str] | None = None,
     ) -> list[Hit]:
         """The ``k`` best passages for ``question``.
 
@@ -204,6 +220,7 @@ class Retriever:
             legs: ``"hybrid"``, ``"dense"`` or ``"keyword"`` (the last two for measurement).
             qvec: the question's vector, when the caller already has it.
             timings: when given, filled with the milliseconds each stage took (``dense``, ``keyword``, ``fuse``).
+            doc_ids: when given, only passages of these documents are searched.
         """
         n = len(self.index.passages)
         if n == 0:
@@ -212,7 +229,8 @@ class Retriever:
         pool = min(n, max(cal.candidates, k * 4))
         qvec = self.embed(question) if qvec is None else qvec
         clock = time.perf_counter()
-        dense_of = self._dense(qvec, min(len(self.index.units), pool * 3))
+        allowed = self.rows_of(doc_ids) if doc_ids is not None else None
+        dense_of = self._dense(qvec, min(len(self.index.units), pool * 3), allowed)
         lap = _lap(timings, "dense", clock)
         fused: dict[int, float] = {}
         if legs in ("hybrid", "dense"):
@@ -228,6 +246,8 @@ class Retriever:
             keyword_weight *= self.known_share(question)
         if legs in ("hybrid", "keyword"):
             scores = self.index.keywords.scores(keyword_text)
+            if allowed is not None:
+                scores = np.where(allowed, scores, 0.0)
             top = np.argpartition(-scores, pool - 1)[:pool] if n > pool else np.arange(n)
             top = [int(i) for i in top[np.argsort(-scores[top], kind="stable")] if scores[i] > 0]
             for rank, pid in enumerate(top):

@@ -12,6 +12,7 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -220,15 +221,16 @@ class Service:
             raise IndexNotFound(f"no index loaded; build one with `qa build --index {self.index_dir}`")
         return retriever
 
-    def ask(self, question: str, top_k: int = 5) -> Result:
-        """Answer one question (validated), through the cache and the gate."""
+    def ask(self, question: str, top_k: int = 5, *, doc_ids: Collection[str] | None = None) -> Result:
+        """Answer one question (validated), through the cache and the gate; only from ``doc_ids`` when given."""
         question = validate_question(question)
         retriever = self.current()
-        key = (question, top_k, id(retriever.index))
+        scope = None if doc_ids is None else tuple(sorted(set(doc_ids)))
+        key = (question, top_k, id(retriever.index), scope)
         cached = self.cache.get(key)
         if cached is not None:
             return replace(cached, took_ms=0.0)
         with self.gate:
-            result = self._workers.submit(ask, retriever, question, top_k).result()
+            result = self._workers.submit(ask, retriever, question, top_k, doc_ids=scope).result()
         self.cache.put(key, result)
         return result
