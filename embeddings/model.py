@@ -128,6 +128,7 @@ class SentenceTransformerEmbedder:
         base = _folder_fingerprint(folder) if folder.is_dir() else hashlib.sha256(model.encode()).hexdigest()[:16]
         self.fingerprint = f"{base}-{backend}"
         self.query_threads = query_threads
+        self.passage_threads: int | None = None  # None: every core this process may use (a Ray worker sets its share)
         self._lock = threading.Lock()
 
     @property
@@ -174,7 +175,7 @@ class SentenceTransformerEmbedder:
         """Encode passages in batches of similar length (less padding), in input order, on every core."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        threads = cpu_count()
+        threads = self.passage_threads or cpu_count()
         with self._lock, self._threads(threads):
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]

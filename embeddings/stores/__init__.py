@@ -55,6 +55,14 @@ def build_store(vectors: np.ndarray, config: Mapping[str, Any] | None = None, *,
     return cls.build(vectors, kind=kind, name=name, **options)
 
 
+def check_store(config: Mapping[str, Any] | None) -> None:
+    """Fail now, before any embedding, when ``config`` names an unknown store or one out of reach."""
+    cls, options = _split(config)
+    check = getattr(cls, "check", None)
+    if check is not None:
+        check(**options)
+
+
 def _of(params: Mapping[str, Any] | None, config: Mapping[str, Any] | None) -> tuple[type, dict[str, Any]]:
     cls = store_class((params or {}).get("store"))
     _, options = _split(config)
@@ -87,6 +95,6 @@ def discard_store(folder: Path, params: Mapping[str, Any] | None, config: Mappin
 
 
 __all__ = [
-    "BACKENDS", "StoreError", "VectorStore", "build_store", "discard_store", "open_store", "store_class",
+    "BACKENDS", "StoreError", "VectorStore", "build_store", "check_store", "discard_store", "open_store", "store_class",
     "store_exists",
 ]

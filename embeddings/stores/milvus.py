@@ -149,6 +149,16 @@ class MilvusStore:
             params |= {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
         return cls(milvus, collection, dim, n, params)
 
+    @classmethod
+    def check(cls, *, uri: str | None = None, token: str | None = None, **_options: Any) -> None:
+        """Raise :class:`StoreError` unless Milvus at ``uri`` answers."""
+        try:
+            client(uri, token).list_collections()
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot reach Milvus at {uri} ({_first_line(exc)}); is it running?") from exc
+
     def save(self, folder: Path) -> None:
         """Nothing to write: the rows are in Milvus and the manifest names the collection."""
 

@@ -20,8 +20,11 @@ from .main import _settings, cli, friendly, index_option
 @click.option("--vector-index", type=click.Choice(["auto", "flat", "hnsw"]), default="auto", show_default=True,
               help="FAISS index type; auto = exact up to 50,000 passages, HNSW beyond.")
 @click.option("--force", is_flag=True, help="Rebuild even if sources and model are unchanged.")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="Embed on a Ray cluster (host:port, ray://host:10001, or auto: the local one); needs the ray extra.")
 @friendly
-def build(sources: tuple[Path, ...], index_dir: Path | None, keywords: str, vector_index: str, force: bool) -> None:
+def build(sources: tuple[Path, ...], index_dir: Path | None, keywords: str, vector_index: str, force: bool,
+          ray_address: str | None) -> None:
     """Build the index from documents, atomically (the old index serves until the new one is complete).
 
     Embeddings are cached, so an unchanged corpus embeds nothing and a killed build resumes.
@@ -31,8 +34,12 @@ def build(sources: tuple[Path, ...], index_dir: Path | None, keywords: str, vect
         qa build
         qa build --source seeds --index data/index
         qa build --source ../shared/eval/xquad_zh/corpus.jsonl --index data/xquad
+        qa build --ray 10.0.0.5:6379
+        QA_VECTOR_STORE=milvus QA_MILVUS_URI=data/milvus.db qa build
     """
     from tqdm import tqdm
+
+    from embeddings.stores import StoreError, check_store
 
     from ..index.store import build_index
     from ..ingest.documents import load_documents
@@ -40,7 +47,16 @@ def build(sources: tuple[Path, ...], index_dir: Path | None, keywords: str, vect
     settings = _settings(index_dir=index_dir)
     paths = list(sources) or [settings.seeds_dir]
     load_documents(paths)  # fail fast on an unreadable source, before loading the model
+    try:
+        check_store(settings.vector_store_config())  # and on a vector store that is out of reach
+    except StoreError as exc:
+        raise click.ClickException(str(exc).strip().splitlines()[0]) from None
     embedder = main.load_model(settings)
+    if ray_address:
+        from embeddings.cluster import RayEmbedder
+
+        embedder = RayEmbedder(embedder, ray_address, model=settings.model, cache_dir=settings.cache_dir,
+                               backend=settings.backend)
     bars: list[tqdm] = []
 
     def progress_factory(total: int):
@@ -51,10 +67,15 @@ def build(sources: tuple[Path, ...], index_dir: Path | None, keywords: str, vect
     try:
         report = build_index(paths, settings.index_dir, embedder, cache_dir=settings.cache_dir,
                              keyword_tokenizer=keywords, vector_kind=vector_index,
-                             progress_factory=progress_factory, force=force)
+                             progress_factory=progress_factory, force=force,
+                             vector_store=settings.vector_store_config())
+    except StoreError as exc:
+        raise click.ClickException(str(exc).strip().splitlines()[0]) from None
     finally:
         for bar in bars:
             bar.close()
+        if ray_address:
+            embedder.close()
     if report.unchanged:
         click.echo(f"index at {report.index_dir} is up to date ({report.documents} documents, "
                    f"{report.passages} passages); nothing to embed")

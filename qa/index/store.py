@@ -9,53 +9,36 @@ One directory describes itself::
     vectors.faiss     FAISS index of normalised unit vectors (inner product; row i = unit i)
     keywords/         the BM25 keyword index
 
-``--index DIR`` is a symbolic link to one finished build in ``DIR.builds/``. A build writes a new folder
-there and then swaps the link with one atomic rename, so readers see the old index or the new one,
-never a mix, and a build that dies leaves the old index serving.
+``--index DIR`` is a symbolic link to one finished build in ``DIR.builds/``; writing one is
+:mod:`qa.index.build` (a new folder, then one atomic rename of the link, under the write lock of
+:mod:`qa.index.lock`), so readers see the old index or the new one, never a mix. This module reads.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from embeddings import Embedder, EmbeddingCache, IndexFileError, VectorIndex, text_key
+from embeddings import Embedder, EmbeddingCache, text_key
+from embeddings.stores import StoreError, VectorStore, open_store
 
 from .. import __version__
 from ..errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from ..ingest.documents import Document, Passage, load_documents, normalize_whitespace, sentence_spans, split_passages
+from ..ingest.documents import Document, Passage, normalize_whitespace, sentence_spans
 from .keywords import KeywordIndex
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: pages, sections, origin and stored originals; headings join passages
 MANIFEST = "manifest.json"
-KEEP_BUILDS = 2
 UNIT_CHARS = 40
 UNITS_FILE = "units.npz"
-
-
-@dataclass
-class BuildReport:
-    """What a build did, for the CLI to print."""
-
-    index_dir: Path
-    documents: int
-    passages: int
-    units: int
-    embedded: int
-    reused: int
-    seconds: float
-    unchanged: bool = False
 
 
 @dataclass
@@ -112,7 +95,7 @@ class CorpusIndex:
     documents: dict[str, Document]
     passages: list[Passage]
     units: Units
-    vectors: VectorIndex
+    vectors: VectorStore
     keywords: KeywordIndex
     loaded_at: float = field(default_factory=time.time)
 
@@ -172,6 +155,13 @@ def check_model(manifest: dict[str, Any], embedder: Embedder, index_dir: Path) -
         )
 
 
+def store_config() -> dict[str, Any]:
+    """The vector store chosen by ``QA_VECTOR_STORE`` / ``QA_MILVUS_URI`` (FAISS unless set)."""
+    from ..settings import Settings
+
+    return Settings().vector_store_config()
+
+
 def load_index(index_dir: Path, embedder: Embedder | None = None) -> CorpusIndex:
     """Load an index directory whole; with ``embedder``, also check it was built by that model.
 
@@ -188,9 +178,9 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> CorpusIndex
         documents = {row["id"]: Document(**row) for row in _read_jsonl(real / "documents.jsonl")}
         passages = [Passage(**row) for row in _read_jsonl(real / "passages.jsonl")]
         units = Units.load(real)
-        vectors = VectorIndex.load(real, manifest.get("vector_index"))
+        vectors = open_store(real, manifest.get("vector_index"), store_config())
         keywords = KeywordIndex.load(real)
-    except (OSError, ValueError, TypeError, KeyError, IndexFileError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, StoreError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise IndexCorrupt(f"the index at {index_dir} is damaged ({first}); rebuild it with `qa build`") from exc
     counts = (
@@ -239,140 +229,8 @@ def embed_with_cache(
     return np.ascontiguousarray(out, dtype=np.float32), len(todo)
 
 
-def build_index(
-    sources: Sequence[Path],
-    index_dir: Path,
-    embedder: Embedder,
-    *,
-    cache_dir: Path,
-    keyword_tokenizer: str = "bigram",
-    vector_kind: str = "auto",
-    progress_factory: Callable[[int], Callable[[int], None]] | None = None,
-    force: bool = False,
-) -> BuildReport:
-    """Build the index for ``sources`` into ``index_dir``, atomically, reusing cached embeddings.
+def build_index(*args: Any, **kwargs: Any) -> Any:
+    """See :func:`qa.index.build.build_index` (kept here for importers of the old module)."""
+    from .build import build_index as build
 
-    Args:
-        sources: folders of .txt/.md files or .jsonl files.
-        index_dir: the index path (a symbolic link to the finished build).
-        embedder: the model; its fingerprint keys the embedding cache.
-        cache_dir: where the embedding cache lives.
-        keyword_tokenizer: ``"bigram"`` or ``"jieba"``.
-        vector_kind: ``"auto"``, ``"flat"`` or ``"hnsw"``.
-        progress_factory: called with the passage count; returns a callback taking a count of passages done.
-        force: rebuild even when the sources and model are unchanged.
-    """
-    started = time.perf_counter()
-    documents = load_documents(list(sources))
-    digest = sources_digest(documents)
-    if not force:
-        try:
-            current = read_manifest(index_dir.resolve())
-        except (IndexNotFound, IndexCorrupt):
-            current = None
-        if (
-            current
-            and current.get("sources_sha256") == digest
-            and current.get("model_fingerprint") == embedder.fingerprint
-            and current.get("keywords", {}).get("tokenizer") == keyword_tokenizer
-            and (index_dir.resolve() / "vectors.faiss").is_file()
-        ):
-            return BuildReport(
-                index_dir, len(documents), int(current["passages"]), int(current["units"]), 0, int(current["units"]),
-                time.perf_counter() - started, unchanged=True,
-            )
-    passages = [p for doc in documents for p in split_passages(doc)]
-    units, unit_texts = make_units({d.id: d for d in documents}, passages)
-    cache = EmbeddingCache(cache_dir / "embeddings.sqlite", embedder.fingerprint, embedder.dim)
-    try:
-        progress = _per_passage(progress_factory, len(passages), units) if progress_factory else None
-        vectors, embedded = embed_with_cache(embedder, unit_texts, cache, progress=progress)
-    finally:
-        cache.close()
-    vector_index = VectorIndex.build(vectors, kind=vector_kind)
-    keywords = KeywordIndex.build([p.text for p in passages], keyword_tokenizer)
-
-    builds = _builds_dir(index_dir)
-    builds.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC)
-    work = builds / f".tmp-{stamp:%Y%m%dT%H%M%S%f}-{os.getpid()}"
-    work.mkdir()
-    try:
-        _write_jsonl(work / "documents.jsonl", [asdict(d) for d in documents])
-        _write_jsonl(work / "passages.jsonl", [asdict(p) for p in passages])
-        vector_index.save(work)
-        keywords.save(work)
-        units.save(work)
-        manifest = {
-            "format": FORMAT_VERSION,
-            "model": embedder.name,
-            "model_fingerprint": embedder.fingerprint,
-            "dim": embedder.dim,
-            "documents": len(documents),
-            "passages": len(passages),
-            "units": len(units),
-            "sources_sha256": digest,
-            "sources": [
-                {"doc_id": d.id, "source": d.source, "sha256": d.sha256, "encoding": d.encoding} for d in documents
-            ],
-            "chunking": {"min_chars": 100, "max_chars": 350, "unit_chars": UNIT_CHARS},
-            "vector_index": vector_index.params,
-            "keywords": {"tokenizer": keyword_tokenizer, "method": "bm25 lucene k1=1.5 b=0.75"},
-            "built_at": stamp.isoformat(timespec="seconds"),
-            "embedded": embedded,
-            "versions": _versions(),
-        }
-        (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-        final = builds / f"{stamp:%Y%m%dT%H%M%S%f}"
-        os.replace(work, final)
-        _swap_link(index_dir, final)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    _prune(builds, keep=index_dir.resolve())
-    return BuildReport(
-        index_dir, len(documents), len(passages), len(units), embedded, len(units) - embedded,
-        time.perf_counter() - started,
-    )
-
-
-def _per_passage(
-    progress_factory: Callable[[int], Callable[[int], None]], n_passages: int, units: Units
-) -> Callable[[int], None]:
-    """Report progress in passages while embedding units (a bar in passages/s, as users think of them)."""
-    update = progress_factory(n_passages)
-    ratio = n_passages / max(1, len(units))
-    done = [0.0, 0]
-
-    def advance(n_units: int) -> None:
-        done[0] += n_units * ratio
-        whole = min(n_passages, round(done[0])) - done[1]
-        if whole > 0:
-            done[1] += whole
-            update(whole)
-
-    return advance
-
-
-def _swap_link(index_dir: Path, target: Path) -> None:
-    """Point ``index_dir`` at ``target`` with one atomic rename."""
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_link = index_dir.parent / f".{index_dir.name}.link-{os.getpid()}"
-    if tmp_link.is_symlink() or tmp_link.exists():
-        tmp_link.unlink()
-    tmp_link.symlink_to(os.path.relpath(target, index_dir.parent))
-    if index_dir.exists() and not index_dir.is_symlink():
-        # an index directory from elsewhere (not one of our links): keep it aside, never delete it
-        backup = index_dir.parent / f"{index_dir.name}.previous-{int(time.time())}"
-        os.replace(index_dir, backup)
-    os.replace(tmp_link, index_dir)
-
-
-def _prune(builds: Path, keep: Path) -> None:
-    """Delete old builds, keeping the live one and the one before it (readers may still hold it)."""
-    finished = sorted(p for p in builds.iterdir() if p.is_dir() and not p.name.startswith("."))
-    stale = [p for p in finished if p.resolve() != keep][: max(0, len(finished) - KEEP_BUILDS)]
-    for path in stale:
-        shutil.rmtree(path, ignore_errors=True)
-    for tmp in builds.glob(".tmp-*"):
-        if time.time() - tmp.stat().st_mtime > 3600:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return build(*args, **kwargs)
