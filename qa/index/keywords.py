@@ -113,5 +113,7 @@ class KeywordIndex:
 
         target = folder / KEYWORD_DIR
         meta = json.loads((target / "qa_keywords.json").read_text(encoding="utf-8"))
-        bm25 = bm25s.BM25.load(str(target), mmap=False, show_progress=False, verbosity=0)
+        # memory-mapped: the score matrix stays in the page cache (shared by every process serving this index)
+        # instead of each process's heap; only the vocabulary is read into memory (bench.scale measures it)
+        bm25 = bm25s.BM25.load(str(target), mmap=True, show_progress=False, verbosity=0)
         return cls(bm25, meta["tokenizer"])
