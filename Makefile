@@ -12,11 +12,13 @@ STAMP     := $(VENV)/.installed
 
 # torch first and exactly pinned: it is a CPU wheel on this machine's disk; anything looser pulls a CUDA build.
 # The onnx extra comes along so QA_BACKEND=onnx works and its test runs; torch stays the default backend.
+# The ocr extra (RapidOCR, models inside the wheel) reads scanned PDF pages and images.
+# The ray and milvus extras: `qa build --ray` and QA_VECTOR_STORE=milvus, and their tests.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,onnx]'
+	$(PY) -m pip install --quiet -e '.[dev,onnx,ocr,ray,milvus]'
 	touch $(STAMP)
 
 install: $(STAMP)

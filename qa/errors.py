@@ -57,3 +57,23 @@ class Unauthorized(QAError):
 
 class AdminDisabled(QAError):
     status = 403
+
+
+class WriteBusy(QAError):
+    """Another write (a build, an add, a removal) holds the index's lock; the message names its pid."""
+
+    status = 409
+
+
+class IndexRefused(QAError):
+    """``--index`` names something that is not ours to write: a file, a folder of other things, a foreign link."""
+
+    status = 409
+
+
+class DocumentRejected(QAError):
+    """An upload or an added file that cannot be indexed (why, in one line); the status says what kind."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status

@@ -43,19 +43,20 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
-import json
 import math
 import pathlib
 import re
-import unicodedata
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "Document",
     "DocumentError",
+    "FileResult",
     "Passage",
+    "SourceScan",
     "load_documents",
+    "read_file",
+    "read_sources",
     "normalize_whitespace",
     "sentence_spans",
     "split_passages",
@@ -72,6 +73,11 @@ class Document:
     text: str
     encoding: str
     sha256: str
+    format: str = "txt"
+    pages: list[int] = field(default_factory=list)  # char offset of each page start (PDF)
+    sections: list[list] = field(default_factory=list)  # [offset, level, heading] of each heading
+    origin: str = "source"  # "source": from `qa build`; "added": `qa add` or an upload
+    file: str | None = None  # the stored original, a name in the collection's files folder
 
 
 @dataclass(frozen=True)
@@ -88,13 +94,15 @@ class Passage:
     line_start: int
     line_end: int
     kind: str
+    page_start: int | None = None  # 1-based pages of the first and last character (PDF); None otherwise
+    page_end: int | None = None
+    section: str | None = None  # heading path, e.g. "院况 > 床位" (Markdown, DOCX, HTML)
 
 
 class DocumentError(Exception):
     """A source cannot be loaded. The message is one line and names the file."""
 
 
-TEXT_SUFFIXES = (".txt", ".md")
 HEADING_MAX = 40  # characters of a heading or caption, after normalisation
 HEADING_LINES = 3
 TITLE_MAX = 60
@@ -124,31 +132,33 @@ _CONT_START = set("，、。！？；：,.;:!?…”’」』）》】〉〕)]�
 # ----------------------------------------------------------------------------------------- loading
 
 
-def load_documents(sources: list[pathlib.Path]) -> list[Document]:
-    """Load documents from folders, .txt/.md files and .jsonl files.
+@dataclass
+class FileResult:
+    """What became of one source file: the documents read from it, or why it was skipped."""
 
-    Args:
-        sources: each one a folder (every ``*.txt`` and ``*.md`` inside, recursively, sorted by relative
-            path), a single .txt/.md file, or a .jsonl file of ``{"id", "title", "text"}`` records (one
-            record is one document).
+    path: str
+    format: str = ""
+    doc_ids: list[str] = field(default_factory=list)
+    pages: int = 0
+    reason: str = ""
+    status: int = 0  # the HTTP status an upload of this file gets when skipped
+    notes: list[str] = field(default_factory=list)
 
-    Returns:
-        The documents in the order of ``sources``. Files are decoded as strict UTF-8 (with or without a
-        BOM), else as GB18030 when the result looks like text. Empty files give empty documents.
+    @property
+    def skipped(self) -> bool:
+        return not self.doc_ids
 
-    Raises:
-        DocumentError: a missing or unsupported source, an undecodable file, a bad JSONL line, a record
-            without id or text, or a duplicate document id. The message is one line naming the file.
-    """
-    documents: list[Document] = []
-    seen: dict[str, str] = {}
-    for source in sources:
-        for doc, where in _load_source(pathlib.Path(source)):
-            if doc.id in seen:
-                raise DocumentError(f"duplicate document id {doc.id!r} in {where} (first in {seen[doc.id]})")
-            seen[doc.id] = where
-            documents.append(doc)
-    return documents
+
+@dataclass
+class SourceScan:
+    """Every document read from the sources, and one :class:`FileResult` per file looked at."""
+
+    documents: list[Document]
+    files: list[FileResult]
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        return [f for f in self.files if f.skipped]
 
 
 def _show(path: pathlib.Path) -> str:
@@ -156,105 +166,130 @@ def _show(path: pathlib.Path) -> str:
     return str(path).replace("\r", "\\r").replace("\n", "\\n")
 
 
-def _load_source(path: pathlib.Path) -> Iterator[tuple[Document, str]]:
-    if path.is_dir():
-        files = [p for p in path.rglob("*") if p.suffix.lower() in TEXT_SUFFIXES and p.is_file()]
-        for file in sorted(files, key=lambda p: p.relative_to(path).as_posix()):
-            yield _load_text_file(file), _show(file)
-    elif not path.exists():
-        raise DocumentError(f"no such file or folder: {_show(path)}")
-    elif path.suffix.lower() == ".jsonl":
-        yield from _load_jsonl(path)
-    elif path.suffix.lower() in TEXT_SUFFIXES:
-        yield _load_text_file(path), _show(path)
+def _files_of(path: pathlib.Path) -> list[pathlib.Path]:
+    """Every file under a folder (hidden files and folders left out), sorted by relative path."""
+    files = [
+        p for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    ]
+    return sorted(files, key=lambda p: p.relative_to(path).as_posix())
+
+
+def read_file(
+    path: pathlib.Path, *, doc_id: str | None = None, source: str | None = None, origin: str = "source"
+) -> list[Document]:
+    """Read one file with the reader its suffix names.
+
+    Args:
+        path: the file.
+        doc_id: the document id (default: the file's stem; JSONL records keep their own ids).
+        source: the file name to record (default: ``path.name``), e.g. an upload's own name.
+        origin: ``"source"`` (from ``qa build``) or ``"added"`` (``qa add``, uploads).
+
+    Raises:
+        Skip: an unsupported type, or a file the reader cannot index; ``reason`` says why in one line.
+    """
+    from .extracted import Skip
+    from .readers import reader_for
+
+    name = source or path.name
+    reader = reader_for(pathlib.Path(name))
+    if reader is None:
+        raise Skip(f"unsupported type {pathlib.Path(name).suffix or '(no extension)'}", 415)
+    if hasattr(reader, "read_records"):
+        extracted = reader.read_records(path)
     else:
-        raise DocumentError(f"unsupported source {_show(path)}: expected a folder, a .txt/.md file or a .jsonl file")
-
-
-def _read(path: pathlib.Path) -> tuple[bytes, str, str]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DocumentError(f"cannot read {_show(path)}: {exc.strerror or exc}") from None
-    text, encoding = _decode(raw, _show(path))
-    return raw, text, encoding
-
-
-def _load_text_file(path: pathlib.Path) -> Document:
-    raw, text, encoding = _read(path)
-    return Document(
-        id=path.stem,
-        title=_derive_title(text, path.stem),
-        source=path.name,
-        text=text,
-        encoding=encoding,
-        sha256=hashlib.sha256(raw).hexdigest(),
-    )
-
-
-def _load_jsonl(path: pathlib.Path) -> Iterator[tuple[Document, str]]:
-    _, content, encoding = _read(path)
-    for number, line in enumerate(_BREAK.split(content), start=1):
-        if not line.strip():
-            continue
-        where = f"{_show(path)}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DocumentError(f"{where}: invalid JSON: {exc.msg}") from None
-        if not isinstance(record, dict):
-            raise DocumentError(f"{where}: expected a JSON object")
-        doc_id = record.get("id")
-        if isinstance(doc_id, int) and not isinstance(doc_id, bool):
-            doc_id = str(doc_id)
-        if not isinstance(doc_id, str) or not doc_id.strip():
-            raise DocumentError(f"{where}: record has no 'id'")
-        text = record.get("text")
-        if not isinstance(text, str):
-            raise DocumentError(f"{where}: record has no 'text'")
-        title = record.get("title")
-        doc = Document(
-            id=doc_id,
-            title=title.strip() if isinstance(title, str) and title.strip() else doc_id,
-            source=f"{path.name}#{doc_id}",
-            text=text,
-            encoding=encoding,
-            sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
-        )
-        yield doc, where
-
-
-def _decode(raw: bytes, where: str) -> tuple[str, str]:
-    """Strict UTF-8 (BOM stripped), else GB18030 when the result looks like text."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        return (text[1:], "utf-8-sig") if text.startswith("\ufeff") else (text, "utf-8")
-    error = DocumentError(f"cannot decode {where}: not UTF-8 or GB18030 text")
-    try:
-        text = raw.decode("gb18030").removeprefix("\ufeff")
-    except UnicodeDecodeError:
-        raise error from None
-    if not _looks_like_text(text):
-        raise error
-    return text, "gb18030"
-
-
-def _looks_like_text(text: str) -> bool:
-    """No control characters but \\t \\n \\r \\f, and at least 90% ASCII or CJK among the rest."""
-    plain = other = 0
-    for ch in text:
-        if ch in "\t\n\r\f":
-            continue
-        if unicodedata.category(ch) in ("Cc", "Cs"):
-            return False
-        if ch < "\x80" or _WIDE_CHAR.match(ch):
-            plain += 1
+        extracted = [reader.read(path)]
+    stem = doc_id or pathlib.Path(name).stem
+    raw_hash = None
+    documents = []
+    for ex in extracted:
+        if not ex.text.strip():
+            if ex.doc_id is None:
+                raise Skip("empty: no text")
+            continue  # an empty JSONL record has nothing to index
+        if ex.doc_id is not None:
+            digest = hashlib.sha256(ex.text.encode("utf-8", "surrogatepass")).hexdigest()
+            this_id, this_source = ex.doc_id, f"{name}#{ex.doc_id}"
         else:
-            other += 1
-    return other <= 0.1 * (plain + other)
+            if raw_hash is None:
+                raw_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest, this_id, this_source = raw_hash, stem, name
+        documents.append(Document(
+            id=this_id, title=ex.title or _derive_title(ex.text, this_id), source=this_source, text=ex.text,
+            encoding=ex.encoding, sha256=digest, format=ex.format, pages=list(ex.pages),
+            sections=[[a, b, c] for a, b, c in ex.sections], origin=origin,
+        ))
+    if not documents:
+        raise Skip("empty: no text")
+    return documents
+
+
+def read_sources(sources: list[pathlib.Path], *, origin: str = "source") -> SourceScan:
+    """Read every file of the sources; a file that cannot be indexed is reported, never fatal.
+
+    Args:
+        sources: each a folder (every file inside, recursively, sorted by relative path; hidden files and
+            folders left out) or a single file of any supported type (see :mod:`qa.ingest.readers`).
+        origin: recorded on every document (see :func:`read_file`).
+
+    Returns:
+        The documents in the order of ``sources`` and one result per file: indexed, or skipped with the
+        reason (unsupported type, empty, binary or undecodable, encrypted or damaged PDF, no text layer,
+        duplicate document id).
+
+    Raises:
+        DocumentError: a source that does not exist (the one error that stops a build: a typo).
+    """
+    from .extracted import Skip
+
+    documents: list[Document] = []
+    files: list[FileResult] = []
+    seen: dict[str, str] = {}
+    for source in sources:
+        path = pathlib.Path(source)
+        if path.is_dir():
+            paths = _files_of(path)
+        elif path.is_file():
+            paths = [path]
+        else:
+            raise DocumentError(f"no such file or folder: {_show(path)}")
+        for file in paths:
+            result = FileResult(_show(file))
+            try:
+                docs = read_file(file, origin=origin)
+            except Skip as skip:
+                result.reason, result.status = skip.reason, skip.status
+                files.append(result)
+                continue
+            for doc in docs:
+                if doc.id in seen:
+                    result.notes.append(f"duplicate document id {doc.id!r} left out (first in {seen[doc.id]})")
+                    continue
+                seen[doc.id] = result.path
+                documents.append(doc)
+                result.doc_ids.append(doc.id)
+                result.format, result.pages = doc.format, result.pages + len(doc.pages)
+            if not result.doc_ids:
+                result.reason, result.status = result.notes.pop(0) if result.notes else "no documents", 409
+            files.append(result)
+    return SourceScan(documents, files)
+
+
+def load_documents(sources: list[pathlib.Path]) -> list[Document]:
+    """Load documents from folders and files, strictly: the first file that cannot be read stops it.
+
+    The build uses :func:`read_sources`, which reports such files and goes on; this is for scripts that
+    want all or nothing.
+
+    Raises:
+        DocumentError: a missing source, or a file that was skipped (the message names it and says why).
+    """
+    scan = read_sources(sources)
+    for result in scan.files:
+        if result.skipped:
+            raise DocumentError(f"cannot read {result.path}: {result.reason}")
+    return scan.documents
 
 
 def _derive_title(text: str, doc_id: str) -> str:
@@ -475,13 +510,35 @@ class _Splitter:
             i = j
         return chunks
 
-    def passages(self) -> list[tuple[int, int, str]]:
+    def passages(self, merge_headings: bool = True) -> list[tuple[int, int, str]]:
+        """Passages ``(start, end, kind)``. With ``merge_headings``, a run of headings and captions (headline,
+        subtitle, byline) becomes the start of the next body paragraph's first sentence, so packing sizes it
+        with its text; a run is a passage of its own only when it would pass ``max_chars`` with that
+        sentence, and one at the very end joins the passage before when that fits. A passage that starts with a heading
+        is never merged into the one before it."""
         out: list[tuple[int, int, str]] = []
+        pending: tuple[int, int] | None = None
         for start, end, kind in self.paragraphs():
-            chunks = [(start, end)] if kind == "heading" else self.pack(sentence_spans(self.text, start, end))
-            for s, e in chunks:
+            if kind == "heading" and merge_headings:
+                if pending and self.norm_len(pending[0], end) > self.max_chars:
+                    out.append((pending[0], pending[1], "heading"))
+                    pending = None
+                pending = (pending[0] if pending else start, end)
+                continue
+            if kind == "heading":
+                out.append((start, end, kind))
+                continue
+            spans = sentence_spans(self.text, start, end)
+            headed = pending is not None
+            if pending is not None and spans and self.norm_len(pending[0], spans[0][1]) > self.max_chars:
+                out.append((pending[0], pending[1], "heading"))  # too long to join even the first sentence
+                pending, headed = None, False
+            if pending is not None:
+                spans = [(pending[0], spans[0][1]), *spans[1:]] if spans else [(pending[0], end)]
+                pending = None
+            for n, (s, e) in enumerate(self.pack(spans)):
                 if (
-                    kind == "body"
+                    not (headed and n == 0)
                     and out
                     and out[-1][2] == "body"
                     and self.norm_len(out[-1][0], out[-1][1]) < self.min_chars
@@ -489,28 +546,39 @@ class _Splitter:
                 ):
                     out[-1] = (out[-1][0], e, "body")
                 else:
-                    out.append((s, e, kind))
+                    out.append((s, e, "body"))
+        if pending is not None:
+            if out and out[-1][2] == "body" and self.norm_len(out[-1][0], pending[1]) <= self.max_chars:
+                out[-1] = (out[-1][0], pending[1], "body")
+            else:
+                out.append((pending[0], pending[1], "heading"))
         return out
 
 
-def split_passages(doc: Document, *, min_chars: int = 100, max_chars: int = 350) -> list[Passage]:
-    """Split a document into heading and body passages with exact offsets (see the module docstring).
+def split_passages(
+    doc: Document, *, min_chars: int = 100, max_chars: int = 350, merge_headings: bool = True
+) -> list[Passage]:
+    """Split a document into passages with exact offsets (see the module docstring).
 
     Args:
         doc: the document; offsets index ``doc.text``.
         min_chars: body passages shorter than this are merged with the next body passage when the result
             stays within ``max_chars``.
         max_chars: the most characters (of ``Passage.text``) a passage may have, unless it is a single
-            sentence that is longer by itself.
+            sentence that is longer by itself (or a passage that headings joined).
+        merge_headings: headings and captions join the next passage instead of standing alone.
 
     Returns:
-        The passages in document order, not overlapping, with ids ``f"{doc.id}#{n}"``.
+        The passages in document order, not overlapping, with ids ``f"{doc.id}#{n}"``, each with its pages
+        (when the document has pages) and its section path (when it has headings).
     """
     text = doc.text
     line_starts = [0] + [m.end() for m in _BREAK.finditer(text)]
     splitter = _Splitter(text, min_chars, max(1, max_chars))
-    return [
-        Passage(
+    pages = list(doc.pages)
+    out = []
+    for n, (start, end, kind) in enumerate(splitter.passages(merge_headings)):
+        out.append(Passage(
             id=f"{doc.id}#{n}",
             doc_id=doc.id,
             title=doc.title,
@@ -521,6 +589,23 @@ def split_passages(doc: Document, *, min_chars: int = 100, max_chars: int = 350)
             line_start=bisect.bisect_right(line_starts, start),
             line_end=bisect.bisect_right(line_starts, end - 1),
             kind=kind,
-        )
-        for n, (start, end, kind) in enumerate(splitter.passages())
-    ]
+            page_start=bisect.bisect_right(pages, start) if pages else None,
+            page_end=bisect.bisect_right(pages, end - 1) if pages else None,
+            section=section_path(doc.sections, end - 1 if kind == "heading" else start),
+        ))
+    return out
+
+
+def section_path(sections: list, offset: int) -> str | None:
+    """The heading path in force at ``offset`` (``"院况 > 床位"``), or None before any heading.
+
+    A passage that a heading joined starts at that heading, so its path ends with it.
+    """
+    stack: list[tuple[int, str]] = []
+    for start, level, heading in sections:
+        if start > offset:
+            break
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, heading))
+    return " > ".join(h for _, h in stack) or None
