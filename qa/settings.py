@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+    # operations (qa/serve: security, requestlog, feedback; qa serve)
+    max_header_bytes: int = Field(16 * 1024, ge=1024, description="request headers beyond this get 431")
+    body_timeout_s: float = Field(5.0, gt=0, description="a request body that stalls this long gets 408")
+    shutdown_timeout_s: float = Field(10.0, gt=0, description="on SIGTERM, longest wait for requests in flight")
+    workers: int = Field(1, ge=1, le=64, description="worker processes of `qa serve`")
+    log_questions: bool = Field(False, description="put the question text in the request log lines")
+    cors_origins: str = Field("", description="comma-separated origins allowed by CORS (empty: CORS off)")
+    feedback_db: Path | None = Field(None, description="feedback SQLite file [default: beside the index]")
+    feedback_max_rows: int = Field(10_000, ge=1, description="feedback kept (the oldest go beyond this)")
+    feedback_per_minute: int = Field(10, ge=1, description="feedback accepted per client and minute")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
     vector_store: str = Field("faiss", description="'faiss' (a file in the index) or 'milvus' (QA_MILVUS_URI)")
     milvus_uri: str | None = Field(None, description="Milvus Lite file (path ending .db) or http://host:19530")
     milvus_token: str | None = Field(None, description="Milvus server token (user:password), if it needs one")

@@ -21,7 +21,7 @@ PASSAGE_KEYS = {
     "line_start", "line_end", "char_start", "char_end",
 }
 ANSWER_KEYS = {"text", "display", "passage", "doc_id", "char_start", "char_end"}
-HEALTH_KEYS = {"ok", "model", "dim", "documents", "passages", "built_at", "index", "error"}
+HEALTH_KEYS = {"ok", "version", "model", "dim", "documents", "passages", "built_at", "index", "error"}
 BREAK = re.compile(r"\r\n|\r|\n")
 
 

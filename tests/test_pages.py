@@ -72,12 +72,14 @@ def test_chat_page_structure(client):
             value = tag.get(attr)
             if value:
                 assert not EXTERNAL.match(value), f"{tag.name} loads a non-local resource: {value}"
-    assert [link["href"] for link in page.find_all("link", rel="stylesheet")] == ["/static/chat.css"]
-    assert [script["src"] for script in page.find_all("script")] == ["/static/chat.js"]
+    assert [link["href"] for link in page.find_all("link", rel="stylesheet")] == ["/static/chat.css",
+                                                                                 "/static/feedback.css"]
+    assert [script["src"] for script in page.find_all("script")] == ["/static/chat.js", "/static/feedback.js"]
     assert "http://" not in response.text and "https://" not in response.text
 
 
-@pytest.mark.parametrize("path", ["/static/chat.css", "/static/chat.js"])
+@pytest.mark.parametrize("path", ["/static/chat.css", "/static/chat.js", "/static/feedback.css",
+                                  "/static/feedback.js"])
 def test_static_assets_are_local(client, path):
     response = client.get(path)
     assert response.status_code == 200
@@ -200,7 +202,7 @@ def test_question_markup_is_escaped(client):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
     page = soup(response)
     assert page.select_one(".bubble.question").get_text() == question
-    assert [s.get("src") for s in page.find_all("script")] == ["/static/chat.js"]
+    assert [s.get("src") for s in page.find_all("script")] == ["/static/chat.js", "/static/feedback.js"]
 
 
 def test_passage_text_is_escaped(app):

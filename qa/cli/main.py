@@ -68,6 +68,13 @@ index_option = click.option(
 def cli() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("qa").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_quiet_libraries)
+
+
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    """Our own INFO lines, and warnings or worse from libraries (bm25s sets its logger to DEBUG on import)."""
+    return record.levelno >= logging.WARNING or record.name == "qa" or record.name.startswith("qa.")
 
 
 @cli.command()

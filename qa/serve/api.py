@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 
-from ..errors import AdminDisabled, DocumentNotFound, Unauthorized
+from .. import __version__
+from ..errors import AdminDisabled, DocumentNotFound
 from .schemas import AskRequest, AskResponse, DocumentOut, ErrorOut, HealthOut
+from .security import check_bearer, require_json
 from .service import Service
 
-ERRORS = {status: {"model": ErrorOut} for status in (400, 401, 403, 404, 413, 422, 503)}
+ERRORS = {status: {"model": ErrorOut} for status in (400, 401, 403, 404, 408, 413, 415, 422, 431, 503)}
 
 
 def get_service(request: Request) -> Service:
@@ -18,7 +20,8 @@ def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
-router = APIRouter(prefix="/api", tags=["api"])
+# every route here takes JSON bodies only (415 otherwise); upload routes live on routers of their own
+router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
 
 
 @router.post("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question")
@@ -38,17 +41,21 @@ def document(doc_id: str, service: ServiceDep) -> DocumentOut:
 
 @router.get("/health", response_model=HealthOut, summary="Model and index status")
 def health(service: ServiceDep) -> HealthOut:
-    """Model, dimension, document and passage counts and the index build time (``ok`` false without an index)."""
+    """Version, model, dimension, document and passage counts and the index build time; ``ok`` false, with
+    the reason in ``error``, without an index or when the one served has gone from disk or cannot be read."""
     retriever = service.retriever
     if retriever is None:
         return HealthOut(
-            ok=False, model=service.embedder.name, dim=service.embedder.dim, documents=0, passages=0,
-            built_at=None, index=str(service.index_dir), error=service.error.message if service.error else None,
+            ok=False, version=__version__, model=service.embedder.name, dim=service.embedder.dim, documents=0,
+            passages=0, built_at=None, index=str(service.index_dir),
+            error=service.error.message if service.error else None,
         )
     index = retriever.index
+    problem = service.index_problem()
     return HealthOut(
-        ok=True, model=index.manifest.get("model"), dim=index.manifest.get("dim"), documents=len(index.documents),
-        passages=len(index.passages), built_at=index.built_at, index=str(index.path),
+        ok=problem is None, version=__version__, model=index.manifest.get("model"), dim=index.manifest.get("dim"),
+        documents=len(index.documents), passages=len(index.passages), built_at=index.built_at, index=str(index.path),
+        error=problem,
     )
 
 
@@ -56,8 +63,7 @@ def require_admin(request: Request, authorization: Annotated[str | None, Header(
     token = request.app.state.service.settings.admin_token
     if not token:
         raise AdminDisabled("admin endpoints are off; set QA_ADMIN_TOKEN to enable them")
-    if authorization != f"Bearer {token}":
-        raise Unauthorized("admin token missing or wrong: send 'Authorization: Bearer <QA_ADMIN_TOKEN>'")
+    check_bearer(authorization, token)
 
 
 @router.post("/admin/reload", response_model=HealthOut, responses=ERRORS, dependencies=[Depends(require_admin)],

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,10 +15,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from embeddings import Embedder, load_embedder
 
 from .. import __version__
-from ..errors import Overloaded, QAError
+from ..errors import Overloaded, QAError, Unauthorized
 from ..index.store import CorpusIndex
+from ..search.answer import Result
 from ..settings import Settings
-from . import pages
+from . import feedback, metrics, pages, requestlog, security
 from .api import router as api_router
 from .service import Service
 
@@ -117,6 +118,7 @@ def create_app(
         service.start(watch=watch)
         yield
         service.stop()
+        metrics.worker_exit()
 
     app = FastAPIOffline(
         title="qa: cited answers from Chinese documents",
@@ -128,7 +130,8 @@ def create_app(
         settings.model, cache_dir=settings.cache_dir, backend=settings.backend, query_threads=settings.query_threads
     )
     app.state.settings = settings
-    app.state.service = Service(settings, model, index)
+    app.state.service = service = Service(settings, model, index)
+    _observe(service, settings)
 
     def render_error(request: Request, status: int, message: str, headers: dict | None = None):
         if wants_html(request):
@@ -137,8 +140,14 @@ def create_app(
 
     @app.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError):
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
-        return render_error(request, exc.status, exc.message, headers)
+        headers = {}
+        if isinstance(exc, Overloaded):
+            metrics.SHED.inc()
+        if getattr(exc, "retry_after", None):
+            headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = security.WWW_AUTHENTICATE
+        return render_error(request, exc.status, exc.message, headers or None)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -159,6 +168,43 @@ def create_app(
         return render_error(request, 500, "internal error; the server log has the details")
 
     app.include_router(api_router)
+    app.include_router(metrics.router)
+    app.include_router(feedback.router)
     pages.install(app, settings)
+    favicon = settings.web_dir / "static" / "favicon.ico"
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon_ico() -> FileResponse:
+        return FileResponse(favicon, media_type="image/x-icon", headers={"Cache-Control": "max-age=86400"})
+
+    # middleware, innermost first (each add_middleware wraps the ones before it)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(security.BodyTimeout, seconds=settings.body_timeout_s)
+    app.add_middleware(security.HeadAsGet)
+    if settings.cors_origin_list:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list, allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "Authorization"])
+    app.add_middleware(security.HeaderLimit, limit=settings.max_header_bytes)
+    app.add_middleware(security.SecurityHeaders)
+    app.add_middleware(requestlog.RequestObserver)
     return app
+
+
+def _observe(service: Service, settings: Settings) -> None:
+    """Feed the service's answers and reloads to the metrics and the request log."""
+
+    def answered(result: Result, index: CorpusIndex, cached: bool) -> None:
+        metrics.observe_answer(result.found, result.timings_ms, cached)
+        requestlog.note_answer(result.question, result.found, result.timings_ms, cached, index.path.name,
+                               log_questions=settings.log_questions)
+
+    def reloaded(ok: bool) -> None:
+        index = service.retriever.index if service.retriever is not None else None
+        metrics.observe_index(ok, (len(index.documents), len(index.passages)) if index else None)
+
+    service.on_answer.append(answered)
+    service.on_reload.append(reloaded)
+    reloaded(service.retriever is not None)
+    metrics.set_build_info(service.embedder.name, settings.backend)

@@ -74,6 +74,7 @@ class PassageView:
     segments: list[Segment]
     href: str
     has_answer: bool
+    id: str = ""
 
 
 @dataclass
@@ -120,6 +121,7 @@ def build_reply(result: Result) -> Reply:
             rank=rank, doc_id=p.doc_id, title=p.title, source=p.source, line_start=p.line_start,
             line_end=p.line_end, score=hit.score, text=p.text, segments=segments,
             href=source_href(p.doc_id, p.char_start, p.char_end, p.line_start, span), has_answer=has_answer,
+            id=p.id,
         ))
     return Reply(
         question=result.question, found=answer is not None, answer=answer.display if answer else "",

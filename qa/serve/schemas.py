@@ -93,7 +93,8 @@ class DocumentOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    ok: bool
+    ok: bool = Field(..., description="False without a loaded index, or when the served index is gone from disk.")
+    version: str = Field(..., description="Version of this service.")
     model: str | None
     dim: int | None
     documents: int

@@ -12,7 +12,7 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -121,6 +121,9 @@ class Service:
         self._workers = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="qa-model")
         self.cache = AnswerCache(settings.cache_size, settings.cache_ttl_s)
         self._stop = threading.Event()
+        # observers (metrics, the request log): on_answer(result, index, cached), on_reload(ok)
+        self.on_answer: list[Callable[[Result, CorpusIndex, bool], None]] = []
+        self.on_reload: list[Callable[[bool], None]] = []
         if index is not None:
             self.retriever = Retriever(embedder, index)
             self._stamp = self._current_stamp()
@@ -151,6 +154,7 @@ class Service:
                 else:
                     log.warning("keeping the loaded index: %s", exc.message)
                 self._stamp = stamp
+                self._notify(self.on_reload, False)
                 return False
             retriever = Retriever(self.embedder, index)
             if self.retriever is not None:  # a swap: ready the new one before it serves
@@ -159,7 +163,34 @@ class Service:
             self.error = None
             self._stamp = stamp
             log.info("loaded index %s (%d passages)", index.path, len(index.passages))
+            self._notify(self.on_reload, True)
             return True
+
+    def _notify(self, observers: list[Callable], *args: object) -> None:
+        for observe in observers:
+            try:
+                observe(*args)
+            except Exception:  # an observer never breaks an answer or a reload
+                log.exception("observer %r failed", observe)
+
+    def _answered(self, result: Result, retriever: Retriever, cached: bool) -> Result:
+        self._notify(self.on_answer, result, retriever.index, cached)
+        return result
+
+    def index_problem(self) -> str | None:
+        """Why the index being served can no longer be read from disk (deleted, moved, damaged), or None."""
+        from ..index.store import read_manifest
+
+        retriever = self.retriever
+        if retriever is None:
+            return self.error.message if self.error else "no index loaded"
+        try:
+            read_manifest(self.index_dir.resolve())
+        except QAError as exc:
+            return exc.message
+        if not (retriever.index.path / MANIFEST).is_file():
+            return f"the index build being served ({retriever.index.path}) is gone; rebuild with `qa build`"
+        return None
 
     def reload_if_changed(self) -> bool:
         stamp = self._current_stamp()
@@ -229,8 +260,8 @@ class Service:
         key = (question, top_k, id(retriever.index), scope)
         cached = self.cache.get(key)
         if cached is not None:
-            return replace(cached, took_ms=0.0)
+            return self._answered(replace(cached, took_ms=0.0), retriever, cached=True)
         with self.gate:
             result = self._workers.submit(ask, retriever, question, top_k, doc_ids=scope).result()
         self.cache.put(key, result)
-        return result
+        return self._answered(result, retriever, cached=False)
