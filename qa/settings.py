@@ -36,20 +36,8 @@ class Settings(BaseSettings):
     reload_interval_s: float = Field(2.0, ge=0, description="how often serve checks for a rebuilt index (0: never)")
     trim_interval_s: float = Field(5.0, ge=0, description="how often serve returns freed memory to the OS (0: never)")
     max_body_bytes: int = Field(64 * 1024, ge=1024)
-    # operations (qa/serve: security, requestlog, feedback; qa serve)
-    max_header_bytes: int = Field(16 * 1024, ge=1024, description="request headers beyond this get 431")
-    body_timeout_s: float = Field(5.0, gt=0, description="a request body that stalls this long gets 408")
-    shutdown_timeout_s: float = Field(10.0, gt=0, description="on SIGTERM, longest wait for requests in flight")
-    workers: int = Field(1, ge=1, le=64, description="worker processes of `qa serve`")
-    log_questions: bool = Field(False, description="put the question text in the request log lines")
-    cors_origins: str = Field("", description="comma-separated origins allowed by CORS (empty: CORS off)")
-    feedback_db: Path | None = Field(None, description="feedback SQLite file [default: beside the index]")
-    feedback_max_rows: int = Field(10_000, ge=1, description="feedback kept (the oldest go beyond this)")
-    feedback_per_minute: int = Field(10, ge=1, description="feedback accepted per client and minute")
-
-    @property
-    def cors_origin_list(self) -> list[str]:
-        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+    max_upload_bytes: int = Field(50 * 2**20, ge=1024, description="largest document upload (POST/PUT /api/documents)")
+    write_wait_s: float = Field(30.0, ge=0, description="how long an upload or deletion waits for another write")
     # operations (qa/serve: security, requestlog, feedback; qa serve)
     max_header_bytes: int = Field(16 * 1024, ge=1024, description="request headers beyond this get 431")
     body_timeout_s: float = Field(5.0, gt=0, description="a request body that stalls this long gets 408")

@@ -18,7 +18,7 @@ FEVER_DOC = "000_769629a9341062f1"
 ASK_KEYS = {"question", "found", "answer", "passages", "unknown_terms", "took_ms", "timings_ms"}
 PASSAGE_KEYS = {
     "rank", "id", "doc_id", "title", "source", "text", "score", "dense_score", "keyword_score", "confident",
-    "line_start", "line_end", "char_start", "char_end",
+    "line_start", "line_end", "char_start", "char_end", "page_start", "page_end", "section",
 }
 ANSWER_KEYS = {"text", "display", "passage", "doc_id", "char_start", "char_end"}
 HEALTH_KEYS = {"ok", "version", "model", "dim", "documents", "passages", "built_at", "index", "error"}
@@ -155,7 +155,7 @@ def test_document(client, documents):
     response = client.get(f"/api/documents/{FEVER_DOC}")
     assert response.status_code == 200
     doc = response.json()
-    assert set(doc) == {"id", "title", "source", "encoding", "text"}
+    assert set(doc) == {"id", "title", "source", "encoding", "text", "format", "pages", "has_file"}
     assert doc["id"] == FEVER_DOC
     assert doc["title"] == "抢抓机遇乘势而上 同心筑梦共创未来"
     assert doc["source"] == f"{FEVER_DOC}.txt"
@@ -271,7 +271,7 @@ def test_declared_length_not_a_number(client):
     assert_error(client.post("/api/ask", content=b"{}", headers={**JSON, "content-length": "abc"}), 413)
 
 
-@pytest.mark.parametrize("path", ["/api/nope", "/api/ask/more", "/api/documents", "/api/documents/a/b", "/api"])
+@pytest.mark.parametrize("path", ["/api/nope", "/api/ask/more", "/api/documents/a/b", "/api/documents/a/x/b", "/api"])
 def test_unknown_route(client, path):
     assert_error(client.get(path), 404)
 

@@ -518,6 +518,7 @@ class _Splitter:
         is never merged into the one before it."""
         out: list[tuple[int, int, str]] = []
         pending: tuple[int, int] | None = None
+        self.body_start: dict[int, int] = {}  # passage start -> where its text after the joined headings starts
         for start, end, kind in self.paragraphs():
             if kind == "heading" and merge_headings:
                 if pending and self.norm_len(pending[0], end) > self.max_chars:
@@ -534,6 +535,7 @@ class _Splitter:
                 out.append((pending[0], pending[1], "heading"))  # too long to join even the first sentence
                 pending, headed = None, False
             if pending is not None:
+                self.body_start[pending[0]] = spans[0][0] if spans else start
                 spans = [(pending[0], spans[0][1]), *spans[1:]] if spans else [(pending[0], end)]
                 pending = None
             for n, (s, e) in enumerate(self.pack(spans)):
@@ -577,7 +579,8 @@ def split_passages(
     splitter = _Splitter(text, min_chars, max(1, max_chars))
     pages = list(doc.pages)
     out = []
-    for n, (start, end, kind) in enumerate(splitter.passages(merge_headings)):
+    spans = splitter.passages(merge_headings)
+    for n, (start, end, kind) in enumerate(spans):
         out.append(Passage(
             id=f"{doc.id}#{n}",
             doc_id=doc.id,
@@ -591,7 +594,7 @@ def split_passages(
             kind=kind,
             page_start=bisect.bisect_right(pages, start) if pages else None,
             page_end=bisect.bisect_right(pages, end - 1) if pages else None,
-            section=section_path(doc.sections, end - 1 if kind == "heading" else start),
+            section=section_path(doc.sections, end - 1 if kind == "heading" else splitter.body_start.get(start, start)),
         ))
     return out
 
@@ -599,7 +602,7 @@ def split_passages(
 def section_path(sections: list, offset: int) -> str | None:
     """The heading path in force at ``offset`` (``"院况 > 床位"``), or None before any heading.
 
-    A passage that a heading joined starts at that heading, so its path ends with it.
+    A passage that headings joined is placed where its own text starts, so its path ends with them.
     """
     stack: list[tuple[int, str]] = []
     for start, level, heading in sections:

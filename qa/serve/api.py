@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 
 from .. import __version__
-from ..errors import AdminDisabled, DocumentNotFound
-from .schemas import AskRequest, AskResponse, DocumentOut, ErrorOut, HealthOut
+from ..errors import AdminDisabled
+from .schemas import AskRequest, AskResponse, ErrorOut, HealthOut
 from .security import check_bearer, require_json
 from .service import Service
 
@@ -28,15 +28,6 @@ router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_js
 def ask(body: AskRequest, service: ServiceDep) -> AskResponse:
     """Return the passages that answer the question, each cited, and the answer sentence when one is reliable."""
     return AskResponse.from_result(service.ask(body.question, body.top_k))
-
-
-@router.get("/documents/{doc_id}", response_model=DocumentOut, responses=ERRORS, summary="One source document")
-def document(doc_id: str, service: ServiceDep) -> DocumentOut:
-    """The document's title, source file and full text (the text the offsets point into)."""
-    doc = service.current().index.documents.get(doc_id)
-    if doc is None:
-        raise DocumentNotFound(f"no document {doc_id!r} in the index")
-    return DocumentOut(id=doc.id, title=doc.title, source=doc.source, encoding=doc.encoding, text=doc.text)
 
 
 @router.get("/health", response_model=HealthOut, summary="Model and index status")

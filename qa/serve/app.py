@@ -19,7 +19,7 @@ from ..errors import Overloaded, QAError, Unauthorized
 from ..index.store import CorpusIndex
 from ..search.answer import Result
 from ..settings import Settings
-from . import feedback, metrics, pages, requestlog, security
+from . import documents, feedback, metrics, pages, requestlog, security
 from .api import router as api_router
 from .service import Service
 
@@ -49,16 +49,19 @@ def wants_html(request: Request) -> bool:
 class BodyLimit:
     """Reject request bodies over ``limit`` bytes with 413 before they are read whole."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, uploads: tuple[str, int] | None = None) -> None:
+        self.app, self.default, self.uploads = app, limit, uploads  # uploads: (path prefix, its own limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.default
+        if self.uploads and scope["method"] in ("POST", "PUT") and scope["path"].startswith(self.uploads[0]):
+            limit = self.uploads[1]
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _send_json(send, 413, f"request body too large (at most {self.limit} bytes)")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _send_json(send, 413, f"request body too large (at most {limit} bytes)")
             return
         seen = 0
 
@@ -67,14 +70,14 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge(self.limit)
+                if seen > limit:
+                    raise _TooLarge(limit)
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await _send_json(send, 413, f"request body too large (at most {self.limit} bytes)")
+            await _send_json(send, 413, f"request body too large (at most {limit} bytes)")
 
 
 class _TooLarge(StarletteHTTPException):
@@ -167,6 +170,8 @@ def create_app(
         log.exception("unhandled error on %s", request.url.path)
         return render_error(request, 500, "internal error; the server log has the details")
 
+    app.include_router(documents.router)  # before api_router: GET /api/documents/{id} lives there
+    app.include_router(documents.pages)
     app.include_router(api_router)
     app.include_router(metrics.router)
     app.include_router(feedback.router)
@@ -178,7 +183,8 @@ def create_app(
         return FileResponse(favicon, media_type="image/x-icon", headers={"Cache-Control": "max-age=86400"})
 
     # middleware, innermost first (each add_middleware wraps the ones before it)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
+                       uploads=("/api/documents", settings.max_upload_bytes))  # uploads have their own limit
     app.add_middleware(security.BodyTimeout, seconds=settings.body_timeout_s)
     app.add_middleware(security.HeadAsGet)
     if settings.cors_origin_list:

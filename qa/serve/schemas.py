@@ -48,6 +48,9 @@ class PassageOut(BaseModel):
     line_end: int
     char_start: int
     char_end: int
+    page_start: int | None = Field(None, description="Page (1-based) of the passage's first character (PDF).")
+    page_end: int | None = Field(None, description="Page of its last character (PDF); None without pages.")
+    section: str | None = Field(None, description="Heading path, e.g. '院况 > 床位' (Markdown, Word, web pages).")
 
 
 class AskResponse(BaseModel):
@@ -75,6 +78,7 @@ class AskResponse(BaseModel):
                 source=h.passage.source, text=h.passage.text, score=h.score, dense_score=h.dense,
                 keyword_score=h.keyword, confident=h.confident, line_start=h.passage.line_start,
                 line_end=h.passage.line_end, char_start=h.passage.char_start, char_end=h.passage.char_end,
+                page_start=h.passage.page_start, page_end=h.passage.page_end, section=h.passage.section,
             )
             for i, h in enumerate(result.hits)
         ]
@@ -90,6 +94,9 @@ class DocumentOut(BaseModel):
     source: str
     encoding: str
     text: str
+    format: str = Field("txt", description="The reader that extracted it: txt, md, pdf, docx, html, image, jsonl.")
+    pages: list[int] = Field(default_factory=list, description="Offset in text of each page start (PDF).")
+    has_file: bool = Field(False, description="GET /api/documents/{id}/file returns the original file.")
 
 
 class HealthOut(BaseModel):

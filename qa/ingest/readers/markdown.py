@@ -2,7 +2,8 @@
 
 The text is kept as written (its line breaks included, so line numbers stay the file's), except that each
 table (markdown-it-py finds them) is replaced by one line per data row (:func:`._text.table_lines`):
-``| 骨科 | 张三 | 40 |`` under ``| 科室 | 主任 | 床位数 |`` reads ``骨科 主任 张三 床位数 40。``.
+``| 骨科 | 张三 | 40 |`` under ``| 科室 | 主任 | 床位数 |`` reads ``骨科 主任 张三 床位数 40。``, and each
+heading line loses its ``#`` marks (the heading is recorded as a section, so citations show its path).
 """
 
 from __future__ import annotations
@@ -50,7 +51,11 @@ def from_markdown(text: str, encoding: str, format: str = "md") -> ExtractedDocu
             replaced[token.map[0]] = (token.map[1], table_lines(rows))
             continue
         if token.type == "heading_open" and token.map and i + 1 < len(tokens):
-            headings.append((token.map[0], int(token.tag[1]), " ".join(tokens[i + 1].content.split())))
+            title = " ".join(tokens[i + 1].content.split())
+            headings.append((token.map[0], int(token.tag[1]), title))
+            # the heading's text without its # marks (or setext underline): a passage it joins reads cleanly
+            first, after = token.map
+            replaced[first] = (after, [title] + [""] * (after - first - 1))
         i += 1
     out: list[str] = []
     line_offset: dict[int, int] = {}
