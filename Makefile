@@ -42,7 +42,9 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
+# lint first: ruff is pinned exactly (pyproject's dev extra), so a new ruff release cannot turn CI red
 test: install model browser
+	$(VENV)/bin/ruff check qa embeddings tests bench
 	$(PY) -m pytest
 
 test-fast: install

@@ -1,0 +1,192 @@
+"""The serving process: the listening socket, uvicorn, worker processes and the errors before any of it.
+
+``qa serve`` checks what a user can fix first (the port, the port being free, the index directory),
+binds the socket, and only then starts uvicorn, which loads the model in each worker. With
+``workers > 1`` uvicorn's supervisor starts that many processes on the one socket; each builds its own
+app from the ``QA_*`` environment (:func:`app_from_env`), memory-maps the same index files and polls for
+rebuilds itself. SIGTERM stops accepting, lets requests in flight finish for up to
+``shutdown_timeout_s``, then exits; a stalled request body is cut off after ``body_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import errno
+import http
+import json
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ..errors import QAError
+from ..settings import Settings
+from .security import error_body, is_loopback
+
+
+class ServeError(QAError):
+    """Something a user can fix before the server starts (port, address, index directory)."""
+
+    status = 400
+
+
+def check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise ServeError(f"port {port} is out of range: use 1-65535 (0 picks a free port)")
+
+
+def check_index_dir(index_dir: Path) -> None:
+    """Refuse an index path that cannot be one (a file, an unreadable folder); a missing one is fine: the
+    server then answers 503 until `qa build` makes it."""
+    path = index_dir.resolve() if index_dir.is_symlink() else index_dir
+    if path.exists() and not path.is_dir():
+        raise ServeError(f"--index {index_dir} is a file, not an index directory; point it at a folder "
+                         f"`qa build --index` made")
+    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
+        raise ServeError(f"cannot read the index directory {index_dir} (permission denied)")
+
+
+def exposure_warning(host: str, admin_token: str | None) -> str | None:
+    """The warning for a bind beyond this machine, or None on loopback."""
+    if is_loopback(host):
+        return None
+    warning = (f"WARNING: serving on {host}: every machine that can reach this one can use the page and the API "
+               f"(no login).")
+    if not admin_token:
+        warning += " Admin endpoints stay refused (403) until QA_ADMIN_TOKEN is set."
+    return warning
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket now, so a busy or forbidden port fails before the model loads."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServeError(f"port {port} on {host} is already in use (another server?); stop it or choose "
+                             f"another with --port (make run PORT=...)") from None
+        if exc.errno == errno.EACCES:
+            raise ServeError(f"no permission to listen on port {port} (ports below 1024 need root); "
+                             f"use --port 8000") from None
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
+            raise ServeError(f"cannot listen on {host}: not an address of this machine; "
+                             f"use --host 127.0.0.1") from None
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+# ------------------------------------------------------------------------- the HTTP protocol
+
+
+class _Connection(h11.Connection):
+    """h11's connection, remembering the protocol error it raised (its status hint says 431 vs 400)."""
+
+    last_error: h11.RemoteProtocolError | None = None
+
+    def next_event(self):  # type: ignore[override]
+        try:
+            return super().next_event()
+        except h11.RemoteProtocolError as exc:
+            self.last_error = exc
+            raise
+
+
+class JsonErrorsH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, but a request it cannot parse (oversized headers, garbage) is answered in
+    the one JSON error shape (431 or 400) instead of a plain-text 400."""
+
+    def __init__(self, config, server_state, app_state, _loop=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(config, server_state, app_state, _loop)
+        self.conn = _Connection(h11.SERVER, config.h11_max_incomplete_event_size or 16 * 1024)
+
+    def send_400_response(self, msg: str) -> None:
+        error = self.conn.last_error
+        status = getattr(error, "error_status_hint", 400) or 400
+        if status == 431:
+            message = f"request headers too large (at most {self.config.h11_max_incomplete_event_size} bytes)"
+        else:
+            status, message = 400, "invalid HTTP request (it could not be parsed)"
+        body = json.dumps(error_body(status, message)).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"connection", b"close")]
+        try:
+            self.transport.write(self.conn.send(h11.Response(status_code=status, headers=headers,
+                                                             reason=http.HTTPStatus(status).phrase.encode())))
+            self.transport.write(self.conn.send(h11.Data(data=body)))
+            self.transport.write(self.conn.send(h11.EndOfMessage()))
+        except h11.LocalProtocolError:  # a response was already under way: just close
+            pass
+        self.transport.close()
+
+
+# ------------------------------------------------------------------------------ running
+
+
+def app_from_env():  # noqa: ANN201 - the factory uvicorn calls in each worker
+    """Build the app from the ``QA_*`` environment (what ``qa serve`` set), in a worker process."""
+    from embeddings import ModelLoadError
+
+    from . import requestlog
+    from .app import create_app
+
+    requestlog.configure(sys.stderr)
+    _thread_lock_for_tqdm()
+    try:
+        return create_app(Settings())
+    except (QAError, ModelLoadError) as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        print(f"Error: {message.strip().splitlines()[0]}", file=sys.stderr, flush=True)
+        raise SystemExit(3) from None  # uvicorn's STARTUP_FAILURE: the supervisor does not restart it
+
+
+def _thread_lock_for_tqdm() -> None:
+    """tqdm (imported by the model libraries) otherwise makes a multiprocessing lock, a POSIX semaphore
+    that a worker stopped by SIGTERM leaves behind, and the parent then warns about a leaked semaphore."""
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
+
+
+def run(settings: Settings, sock: socket.socket) -> None:
+    """Serve on ``sock`` with ``settings.workers`` processes until SIGTERM/SIGINT."""
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    from . import metrics
+
+    multiproc_dir = None
+    if settings.workers > 1 and not os.environ.get(metrics.MULTIPROC_ENV):
+        multiproc_dir = tempfile.TemporaryDirectory(prefix="qa-metrics-")
+        os.environ[metrics.MULTIPROC_ENV] = multiproc_dir.name
+    config = uvicorn.Config(
+        "qa.serve.server:app_from_env", factory=True, workers=settings.workers, http=JsonErrorsH11Protocol,
+        log_level="warning", access_log=False, lifespan="on", server_header=False,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_s)), timeout_keep_alive=5,
+        h11_max_incomplete_event_size=settings.max_header_bytes + 1024,
+    )
+    try:
+        if settings.workers > 1:
+            supervisor = Multiprocess(config, sockets=[sock])
+            supervisor.run()
+            if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+                raise SystemExit(1)  # the worker printed why
+        else:
+            try:
+                uvicorn.Server(config).run(sockets=[sock])
+            except SystemExit as exc:
+                raise SystemExit(1 if exc.code else 0) from None
+    finally:
+        sock.close()
+        if multiproc_dir is not None:
+            multiproc_dir.cleanup()
