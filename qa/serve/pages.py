@@ -74,6 +74,9 @@ class PassageView:
     segments: list[Segment]
     href: str
     has_answer: bool
+    page_start: int | None = None  # PDF pages of the passage
+    page_end: int | None = None
+    section: str | None = None  # heading path (Markdown, Word, web pages)
     id: str = ""
 
 
@@ -121,6 +124,7 @@ def build_reply(result: Result) -> Reply:
             rank=rank, doc_id=p.doc_id, title=p.title, source=p.source, line_start=p.line_start,
             line_end=p.line_end, score=hit.score, text=p.text, segments=segments,
             href=source_href(p.doc_id, p.char_start, p.char_end, p.line_start, span), has_answer=has_answer,
+            page_start=p.page_start, page_end=p.page_end, section=p.section,
             id=p.id,
         ))
     return Reply(
@@ -135,6 +139,7 @@ class Line:
     number: int
     segments: list[Segment]
     cited: bool
+    page: int = 0  # the page that starts on this line (PDF), 0 for none
 
 
 def _offset(value: str | None, length: int) -> int | None:
@@ -150,9 +155,13 @@ def _span(start: str | None, end: str | None, length: int) -> tuple[int, int] | 
     return (s, e) if s is not None and e is not None and s < e else None
 
 
-def document_lines(text: str, passage: tuple[int, int] | None, answer: tuple[int, int] | None) -> list[Line]:
-    """The text cut into numbered lines (as qa.ingest.documents numbers them), each cut again at the highlights."""
+def document_lines(
+    text: str, passage: tuple[int, int] | None, answer: tuple[int, int] | None, pages: list[int] | None = None
+) -> list[Line]:
+    """The text cut into numbered lines (as qa.ingest.documents numbers them), each cut again at the highlights;
+    a line where a page starts (``pages``: offsets of page starts) carries that page's number."""
     starts = [0] + [m.end() for m in _BREAK.finditer(text)]
+    page_of_line = {bisect.bisect_right(starts, offset): n for n, offset in enumerate(pages or [], start=1)}
     ends = [m.start() for m in _BREAK.finditer(text)] + [len(text)]
     cuts = sorted({x for span in (passage, answer) if span for x in span})
     lines = []
@@ -161,7 +170,7 @@ def document_lines(text: str, passage: tuple[int, int] | None, answer: tuple[int
         pieces = zip(bounds, bounds[1:], strict=False)
         segments = [Segment(text[a:b], _mark(a, passage, answer)) for a, b in pieces if a < b]
         cited = any(span[0] <= le and ls < span[1] for span in (passage, answer) if span)
-        lines.append(Line(number, segments, cited))
+        lines.append(Line(number, segments, cited, page_of_line.get(number, 0)))
     return lines
 
 
@@ -171,6 +180,13 @@ def _mark(at: int, passage: tuple[int, int] | None, answer: tuple[int, int] | No
     if passage and passage[0] <= at < passage[1]:
         return "passage"
     return ""
+
+
+def _pages_of(pages: list[int], span: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The first and last page (1-based) of a cited span, for documents with pages."""
+    if not pages or span is None:
+        return None
+    return bisect.bisect_right(pages, span[0]), bisect.bisect_right(pages, span[1] - 1)
 
 
 def _line_of(text: str, offset: int) -> int:
@@ -189,9 +205,19 @@ def _service(request: Request) -> Service:
     return request.app.state.service
 
 
-def _chat(request: Request, replies: list[Reply], status: int = 200) -> Response:
+SCOPE_LIST_MAX = 200  # documents offered as checkboxes on the chat page (beyond this, the API's filter)
+
+
+def _scope_choices(request: Request) -> list[Document]:
+    retriever = _service(request).retriever
+    documents = list(retriever.index.documents.values()) if retriever is not None else []
+    return documents[:SCOPE_LIST_MAX] if len(documents) > 1 else []
+
+
+def _chat(request: Request, replies: list[Reply], status: int = 200, chosen: list[str] | None = None) -> Response:
     settings: Settings = request.app.state.settings
-    context = {"replies": replies, "top_k": settings.top_k, "not_found_text": NOT_FOUND_TEXT}
+    context = {"replies": replies, "top_k": settings.top_k, "not_found_text": NOT_FOUND_TEXT,
+               "documents": _scope_choices(request), "chosen": set(chosen or [])}
     return _templates(request).TemplateResponse(request, "index.html", context, status_code=status)
 
 
@@ -213,15 +239,24 @@ def _utf8_form_value(value: str) -> str:
 
 
 @router.post("/", response_class=HTMLResponse)
-def chat_form(request: Request, question: Annotated[str, Form()] = "") -> Response:
-    """The no-JavaScript path: the page with this one question and its reply."""
+def chat_form(
+    request: Request, question: Annotated[str, Form()] = "", doc: Annotated[list[str] | None, Form()] = None
+) -> Response:
+    """The no-JavaScript path: the page with this one question and its reply; checked ``doc`` boxes restrict
+    the question to those documents."""
     settings: Settings = request.app.state.settings
     question = _utf8_form_value(question)
+    chosen = [_utf8_form_value(d) for d in doc or [] if d]
     try:
-        reply = build_reply(_service(request).ask(question, settings.top_k))
+        service = _service(request)
+        known = service.current().index.documents
+        scope = [d for d in chosen if d in known]
+        if chosen and not scope:
+            raise DocumentNotFound("所选文档都不在索引中，请重新选择。")
+        reply = build_reply(service.ask(question, settings.top_k, doc_ids=scope or None))
     except QAError as exc:
         reply = Reply(question=question, error=exc.message, status=exc.status)
-    return _chat(request, [reply], status=reply.status)
+    return _chat(request, [reply], status=reply.status, chosen=chosen)
 
 
 @router.get("/documents/{doc_id}", response_class=HTMLResponse)
@@ -239,7 +274,9 @@ def document_page(
     focus = answer or passage
     context = {
         "doc": doc,
-        "lines": document_lines(doc.text, passage, answer),
+        "lines": document_lines(doc.text, passage, answer, list(doc.pages)),
+        "pages": len(doc.pages),
+        "cited_pages": _pages_of(doc.pages, passage),
         "passage": passage,
         "answer": answer,
         "cited": (_line_of(doc.text, passage[0]), _line_of(doc.text, passage[1] - 1)) if passage else None,
