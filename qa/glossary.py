@@ -22,6 +22,10 @@ _ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+# The administrative level a place's first gloss gives ("prefecture level city in Hubei" -> 市).
+_LEVELS = {"city": "市", "municipality": "市", "province": "省", "county": "县", "district": "区", "town": "镇",
+           "township": "乡", "prefecture": "州"}
+_LEVEL = re.compile(r"\b(city|municipality|province|county|district|town|township)\b", re.I)
 _STOP = frozenset(
     """a an the of in on at to for from by with and or but is are was were be been being do does did done have has
     had having what which who whom whose when where why how many much that this these those it its it's as into
@@ -52,6 +56,8 @@ class Dictionary(NamedTuple):
     glosses: dict[str, list[str]]  # English gloss → simplified words
     names: dict[str, list[str]]  # pinyin-spelled name ("jingzhou") → simplified words
     proper_nouns: frozenset[str]  # simplified proper nouns (capitalised pinyin) of two or more characters
+    place_levels: dict[str, str]  # place name -> its administrative level as a suffix: 荆州 -> 市, 湖北 -> 省
+    readings: dict[str, str]  # a character's first reading without tone: 朱 -> zhu (for spelling names)
 
 
 @lru_cache(maxsize=1)
@@ -60,9 +66,11 @@ def reverse_dictionary() -> Dictionary:
     glosses: dict[str, list[str]] = defaultdict(list)
     names: dict[str, list[str]] = defaultdict(list)
     proper: set[str] = set()
+    levels: dict[str, str] = {}
+    readings: dict[str, str] = {}
     path = _cedict_file()
     if path is None:
-        return Dictionary({}, {}, frozenset())
+        return Dictionary({}, {}, frozenset(), {}, {})
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if line.startswith("#"):
@@ -71,6 +79,8 @@ def reverse_dictionary() -> Dictionary:
             if not match:
                 continue
             _trad, simp, pinyin, defs = match.groups()
+            if len(simp) == 1 and simp not in readings and pinyin[:1].islower():
+                readings[simp] = _pinyin_key(pinyin)
             if len(simp) < 2 and not pinyin[:1].isupper():
                 continue  # single characters are too ambiguous as keywords
             for gloss in defs.split("/"):
@@ -87,7 +97,23 @@ def reverse_dictionary() -> Dictionary:
                     names[key].append(simp)
                 if len(simp) >= 2 and _HAN.fullmatch(simp):
                     proper.add(simp)
-    return Dictionary(dict(glosses), dict(names), frozenset(proper))
+                    level = _LEVEL.search(defs.split("/")[0])
+                    if level and simp not in levels:
+                        levels[simp] = _LEVELS[level.group(1).lower()]
+    return Dictionary(dict(glosses), dict(names), frozenset(proper), levels, readings)
+
+
+def spell(word: str) -> str:
+    """The toneless pinyin of a Chinese word, one reading per character (朱西 -> zhuxi); "" when a character
+    has none."""
+    readings = reverse_dictionary().readings
+    keys = [readings.get(c, "") for c in word]
+    return "".join(keys) if all(keys) else ""
+
+
+def lemmas(word: str) -> list[str]:
+    """``word`` and the stems an English suffix rule gives (hospitals -> hospital, integrated -> integrat(e))."""
+    return _lemmas(word)
 
 
 def _lemmas(word: str) -> list[str]:
@@ -107,7 +133,7 @@ def _content_words(question: str) -> list[str]:
 def english_terms(question: str) -> tuple[tuple[str, ...], ...]:
     """For each English content word of ``question`` the dictionary knows, its Chinese candidates (glosses
     of the word or its lemma, or the names its pinyin spells); words it does not know are left out."""
-    glosses, names, _ = reverse_dictionary()
+    glosses, names, *_ = reverse_dictionary()
     terms = []
     for word in _content_words(question):
         found = [w for lemma in _lemmas(word) for w in glosses.get(lemma, [])] + names.get(word, [])
@@ -120,7 +146,7 @@ def english_terms(question: str) -> tuple[tuple[str, ...], ...]:
 def chinese_keywords(question: str) -> tuple[str, ...]:
     """Chinese words a dictionary offers for the English words and names in ``question``
     (cached: retrieval and answer selection both ask for the same question)."""
-    glosses, names, _ = reverse_dictionary()
+    glosses, names, *_ = reverse_dictionary()
     if not glosses:
         return ()
     words = _content_words(question)

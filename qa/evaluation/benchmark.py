@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..search.answer import best_sentence
+from ..search.answer import decide
 from ..search.retriever import Retriever
 
 _WS = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
@@ -47,6 +47,7 @@ class Query:
     evidence: list[str] = field(default_factory=list)
     answerable: bool = True
     check_answer: bool = True
+    doc: str | None = None  # the document a seed_qa item is about (file stem), when it says
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -62,7 +63,8 @@ def load_queries(path: Path) -> list[Query]:
             out.append(Query(id=row["id"], text=row["question"], lang=row.get("lang", "?"),
                              answers=[row["answer"]] if row.get("answer") else [],
                              evidence=list(row.get("evidence") or []),
-                             answerable=bool(row.get("answerable", True))))
+                             answerable=bool(row.get("answerable", True)),
+                             doc=Path(row["doc"]).stem if row.get("doc") else None))
         else:
             out.append(Query(id=row["id"], text=row["text"], lang=row.get("lang", "?"),
                              answers=list(row.get("answers") or []), gold=list(row.get("gold") or []),
@@ -141,10 +143,10 @@ def run_legs(
             hits = retriever.search(q.text, k, legs=leg, qvec=qvec)
             latency = time.perf_counter() - started
             rank = next((i for i, h in enumerate(hits, 1) if rule.hit(q, h.passage.text)), None)
-            found = bool(hits) and hits[0].confident
+            ans, verdict = decide(retriever, q.text, hits, qvec)
+            found = verdict.found
             answer_hit = None
             if answers and found and q.answerable:
-                ans = best_sentence(retriever, q.text, hits, qvec)
                 answer_hit = ans is not None and rule.hit(q, ans.text)
             rows[leg].append(Row(q, rank, found, latency, answer_hit, [h.passage.text[:80] for h in hits[:3]]))
             started = time.perf_counter()

@@ -28,6 +28,7 @@ from embeddings.stores import build_store, discard_store, store_exists
 
 from ..errors import IndexCorrupt, IndexNotFound, IndexRefused
 from ..ingest.documents import Document, FileResult, SourceScan, read_sources, split_passages
+from .entities import EntityTable
 from .keywords import KeywordIndex
 from .lock import WriteLock
 from .store import (
@@ -187,6 +188,7 @@ def assemble_index(
     finally:
         cache.close()
     keywords = KeywordIndex.build([p.text for p in passages], keyword_tokenizer)
+    entities = EntityTable.build(documents, passages)
 
     builds = builds_dir(index_dir)
     builds.mkdir(parents=True, exist_ok=True)
@@ -203,6 +205,7 @@ def assemble_index(
         vector_index.save(work)
         keywords.save(work)
         units.save(work)
+        entities.save(work)
         manifest = {
             "format": FORMAT_VERSION,
             "model": embedder.name,
@@ -220,6 +223,7 @@ def assemble_index(
             "chunking": CHUNKING,
             "vector_index": vector_index.params,
             "keywords": {"tokenizer": keyword_tokenizer, "method": "bm25 lucene k1=1.5 b=0.75"},
+            "entities": {"count": len(entities.entities), "subjects": len(entities.subjects())},
             "built_at": stamp.isoformat(timespec="seconds"),
             "embedded": embedded,
             "embedding": dict(getattr(embedder, "engine", None) or {"engine": "local"}),

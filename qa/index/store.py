@@ -33,6 +33,7 @@ from embeddings.stores import StoreError, VectorStore, open_store
 from .. import __version__
 from ..errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from ..ingest.documents import Document, Passage, normalize_whitespace, sentence_spans
+from .entities import EntityTable
 from .keywords import KeywordIndex
 
 FORMAT_VERSION = 3  # 3: pages, sections, origin and stored originals; headings join passages
@@ -98,6 +99,7 @@ class CorpusIndex:
     vectors: VectorStore
     keywords: KeywordIndex
     loaded_at: float = field(default_factory=time.time)
+    entities: EntityTable | None = None  # entities.json (qa.index.entities)
 
     @property
     def built_at(self) -> str:
@@ -180,6 +182,7 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> CorpusIndex
         units = Units.load(real)
         vectors = open_store(real, manifest.get("vector_index"), store_config())
         keywords = KeywordIndex.load(real)
+        entities = EntityTable.load(real)
     except (OSError, ValueError, TypeError, KeyError, StoreError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise IndexCorrupt(f"the index at {index_dir} is damaged ({first}); rebuild it with `qa build`") from exc
@@ -193,7 +196,7 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> CorpusIndex
         raise IndexCorrupt(
             f"the index at {index_dir} is inconsistent (passages/units/vectors: {counts}); rebuild it with `qa build`"
         )
-    return CorpusIndex(real, manifest, documents, passages, units, vectors, keywords)
+    return CorpusIndex(real, manifest, documents, passages, units, vectors, keywords, entities=entities)
 
 
 def sources_digest(documents: Sequence[Document]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -21,11 +21,14 @@ import numpy as np
 
 from embeddings import Embedder
 
+from ..glossary import chinese_keywords, english_terms
+from ..index.entities import EntityTable
 from ..index.keywords import tokenize
 from ..index.store import CorpusIndex
 from ..ingest.documents import Passage
 from ..text import fold, squeeze
-from .glossary import chinese_keywords, english_terms
+from .grounding import Grounding
+from .mentions import MentionFinder
 from .terms import unknown_terms
 
 RRF_K = 60
@@ -49,6 +52,7 @@ class Calibration:
     cross_lingual_dense_with_coverage_min: float = 1.0
     cross_lingual_cjk_share: float = 0.3
     glossary_weight: float = 0.3
+    entity_weight: float = 1.0  # RRF weight of the grounded passages' own dense ranking
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
@@ -68,7 +72,8 @@ class Hit:
     keyword: float
     coverage: float
     row: int = -1
-    confident: bool = True
+    confident: bool = False  # set by the found decision (qa.search.answer.decide)
+    grounded: bool | None = None  # None: the question names no entity; False: a passage about another
 
 
 @lru_cache(maxsize=65536)
@@ -122,6 +127,15 @@ class Retriever:
             if keywords.mode == "bigram"
             else frozenset(t for p in index.passages for t in tokenize(p.text, "bigram"))
         )
+        self.entities = _entity_table(index)
+        self.mention_finder = MentionFinder(self.entities, self.corpus_has)
+        self.grounding = Grounding(self.entities, [p.doc_id for p in index.passages])
+        self.mentions = lru_cache(maxsize=4096)(self.mention_finder.find)
+        self.people = frozenset(e.name for e in self.entities.entities if e.kind == "person")
+
+    def corpus_has(self, folded: str) -> bool:
+        """True when the folded, whitespace-free ``folded`` occurs in the documents."""
+        return folded in self._text
 
     def coverage(self, question: str, text: str) -> float:
         """Share of the question's idf-weighted keyword mass found in ``text`` (0..1); for an English
@@ -151,7 +165,7 @@ class Retriever:
     def warm_up(self) -> None:
         """Load what the first English or 多少 question would otherwise wait for: the glossary, the
         part-of-speech tagger and the documents' folded text (~4 s per million characters)."""
-        from .glossary import reverse_dictionary
+        from ..glossary import reverse_dictionary
         from .terms import warm_up
 
         reverse_dictionary()
@@ -159,9 +173,12 @@ class Retriever:
         _ = self._text
 
     def unknown_terms(self, question: str) -> list[str]:
-        """Names, or what it counts, that a Chinese question mentions and the documents never do
-        (see :mod:`qa.search.terms`)."""
-        return [] if self.cross_lingual(question) else unknown_terms(question, self._bigrams, self._text)
+        """Names, or what it counts, that a question mentions and the documents never do: CC-CEDICT names
+        and counted nouns of a Chinese question (:mod:`qa.search.terms`), and organisations or places in
+        either language that match no entity of the index (:mod:`qa.search.mentions`)."""
+        found = [] if self.cross_lingual(question) else unknown_terms(question, self._bigrams, self._text)
+        terms = list(dict.fromkeys([*found, *self.mentions(question).unknown]))
+        return [t for t in terms if not any(o != t and o in t for o in terms)]  # 襄阳, not also 襄阳市中心医院
 
     def known_share(self, question: str) -> float:
         """Share of the question's keyword mass that the corpus vocabulary knows (0 for an English
@@ -211,6 +228,7 @@ class Retriever:
     def search(
         self, question: str, k: int = 5, *, legs: str = "hybrid", qvec: np.ndarray | None = None,
         timings: dict[str, float] | None = None, doc_ids: Collection[str] | None = None,
+        context: Sequence[str] = (),
     ) -> list[Hit]:
         """The ``k`` best passages for ``question``.
 
@@ -221,6 +239,7 @@ class Retriever:
             qvec: the question's vector, when the caller already has it.
             timings: when given, filled with the milliseconds each stage took (``dense``, ``keyword``, ``fuse``).
             doc_ids: when given, only passages of these documents are searched.
+            context: ids of entities the question refers to without naming them (from the conversation).
         """
         n = len(self.index.passages)
         if n == 0:
@@ -231,15 +250,24 @@ class Retriever:
         clock = time.perf_counter()
         allowed = self.rows_of(doc_ids) if doc_ids is not None else None
         dense_of = self._dense(qvec, min(len(self.index.units), pool * 3), allowed)
+        grounded = self.grounding.mask([*self.mentions(question).entities, *context])
+        if grounded is not None and allowed is not None:
+            grounded &= allowed
+        entity_of = (
+            self._dense(qvec, pool, grounded) if grounded is not None and legs == "hybrid" and grounded.any() else {}
+        )
         lap = _lap(timings, "dense", clock)
         fused: dict[int, float] = {}
         if legs in ("hybrid", "dense"):
             for rank, pid in enumerate(dense_of):
                 fused[pid] = fused.get(pid, 0.0) + cal.dense_weight / (RRF_K + rank + 1)
+        for rank, pid in enumerate(entity_of):  # the passages about the entity asked about, by their own order
+            fused[pid] = fused.get(pid, 0.0) + cal.entity_weight / (RRF_K + rank + 1)
+            dense_of.setdefault(pid, entity_of[pid])
         keyword_of: dict[int, float] = {}
         keyword_text, keyword_weight = question, cal.keyword_weight
         if self.cross_lingual(question):
-            # an English question: its keywords come from the dictionary (see qa.search.glossary)
+            # an English question: its keywords come from the dictionary (see qa.glossary)
             keyword_text = " ".join([question, *chinese_keywords(question)])
             keyword_weight = cal.glossary_weight
         elif legs == "hybrid":
@@ -258,6 +286,7 @@ class Retriever:
             return []
         best_possible = (
             (cal.dense_weight if legs != "keyword" else 0.0) + (keyword_weight if legs != "dense" else 0.0)
+            + (cal.entity_weight if entity_of else 0.0)
         ) / (RRF_K + 1)
         ranked = sorted(fused, key=lambda pid: -fused[pid])
         hits: list[Hit] = []
@@ -276,13 +305,11 @@ class Retriever:
                     keyword=round(keyword_of.get(pid, 0.0), 4),
                     coverage=round(self.coverage(question, passage.text), 4),
                     row=pid,
+                    grounded=None if grounded is None else bool(grounded[pid]),
                 )
             )
             if len(hits) == k:
                 break
-        confident = self.is_confident(question, hits)
-        for hit in hits:
-            hit.confident = confident
         _lap(timings, "fuse", lap)
         return hits
 
@@ -294,6 +321,7 @@ class Retriever:
         its words. A Chinese question that names a place, person or organisation, or counts something, that
         the documents never mention is refused outright.
         """
+        hits = [h for h in hits if h.grounded is not False]  # never another entity's passage
         if not hits or self.unknown_terms(question):
             return False
         cal = self.calibration
@@ -304,3 +332,13 @@ class Retriever:
                 coverage >= cal.cross_lingual_coverage_min and dense >= cal.cross_lingual_dense_with_coverage_min
             )
         return dense >= cal.dense_min or (coverage >= cal.coverage_min and dense >= cal.dense_with_coverage_min)
+
+
+def _entity_table(index: CorpusIndex) -> EntityTable:
+    """The index's entity table: stored with it, or (an index built before entities were) made now."""
+    table = getattr(index, "entities", None)
+    if table is None:
+        table = EntityTable.load(index.path)
+    if not table.entities and index.passages:
+        table = EntityTable.build(list(index.documents.values()), index.passages)
+    return table

@@ -28,8 +28,8 @@ import re
 from collections.abc import Container
 from functools import lru_cache
 
+from ..glossary import reverse_dictionary
 from ..text import fold, squeeze
-from .glossary import reverse_dictionary
 
 MAX_NAME_CHARS = 12
 _ADMIN_SUFFIX = re.compile(r"[市省县区镇乡村州盟旗]$")

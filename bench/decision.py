@@ -1,0 +1,326 @@
+"""Train and measure the found decision (qa/search/models/decision.json + decision.lgb.txt).
+
+Labelled questions are generated from the public sets and from seed-style questions of our own, in groups:
+
+* ``seeds``: the seed index; seed_qa.jsonl and bench/data/seed_questions.dev.jsonl (answerable: positive;
+  unanswerable: negative), entity swaps of their answerable questions (negative unless the new hospital's
+  article also has every attribute the question asks about: those are left out, their label unknown),
+  junk (bench/data/junk.txt) and other benchmarks' questions asked of the seeds (off-topic).
+* ``xquad``: XQuAD with one paragraph of each article left out (near misses), Chinese and English questions.
+* ``drcd``: DRCD, the same way.
+* ``cmrc``: CMRC 2018 with 20% of its (one-paragraph) articles left out: off-topic negatives.
+Every index also gets the junk lines as negatives.
+
+The figures that count are leave-one-group-out: the model trained without a group, its threshold chosen on
+the groups it was trained on (answered >= the target share of their answerable questions), then measured on
+the group left out. The shipped model is trained on every group. The held-out files
+(bench/data/*.heldout.*) are never read here: ``python -m bench.decision --heldout`` only measures the shipped
+model on them.
+
+    python -m bench.decision                 # collect rows (cached), leave-one-group-out report
+    python -m bench.decision --write         # ... and write the shipped model
+    python -m bench.decision --heldout       # the shipped model on the held-out seed files
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embeddings import EmbeddingCache, load_embedder
+from qa.evaluation.benchmark import HitRule, Query, load_queries, read_jsonl
+from qa.evaluation.negatives import (
+    english_names,
+    junk_queries,
+    mark_left_out,
+    near_miss_split,
+    share_split,
+    swap_entities,
+)
+from qa.index.store import build_index, load_index
+from qa.search.answer import evidence, question_asks
+from qa.search.attributes import term_share
+from qa.search.decision import DECISION_FILE, FEATURES, MODEL_DIR
+from qa.search.retriever import Retriever
+from qa.settings import Settings
+from qa.text import fold, squeeze
+
+from ._common import EVAL, ROOT, SEED_QA, SEEDS
+
+DATA = ROOT / "bench" / "data"
+TARGET_ANSWERED = 0.96
+GROUPS = ("seeds", "xquad", "drcd", "cmrc")
+PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 30,
+          "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1,
+          "seed": 7, "num_threads": 2}
+ROUNDS = 300
+
+
+@dataclass
+class Item:
+    query: Query
+    label: int | None  # 1 answerable, 0 not, None unknown (kept out of training)
+    kind: str  # positive, near-miss, swap, unanswerable, junk, off-topic
+    original_doc: str | None = None  # swaps: the document whose passage would be a wrong answer
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+class QueryVectors:
+    """Question vectors, cached on disk by text (the model runs once per distinct question)."""
+
+    def __init__(self, embedder, cache_dir: Path) -> None:
+        self.embedder = embedder
+        self.cache = EmbeddingCache(cache_dir / "query-vectors.sqlite", "query:" + embedder.fingerprint, embedder.dim)
+
+    def get(self, texts: list[str]) -> np.ndarray:
+        keys = [hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest() for t in texts]
+        found = self.cache.get_many(keys)
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        for start in range(0, len(todo), 64):
+            chunk = todo[start : start + 64]
+            vecs = self.embedder.embed_queries([texts[i] for i in chunk])
+            self.cache.put_many((keys[i], v) for i, v in zip(chunk, vecs, strict=True))
+            found.update((keys[i], v) for i, v in zip(chunk, vecs, strict=True))
+        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, self.embedder.dim), np.float32)
+
+
+def _index(name: str, rows: list[dict] | None, sources: list[Path], settings: Settings, embedder) -> Retriever:
+    """Build (or reuse) an index of ``rows`` (written as JSONL) or of ``sources``."""
+    work = settings.cache_dir / "decision"
+    if rows is not None:
+        corpus = work / "corpora" / f"{name}.jsonl"
+        corpus.parent.mkdir(parents=True, exist_ok=True)
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        if not corpus.is_file() or corpus.read_text(encoding="utf-8") != text:
+            corpus.write_text(text, encoding="utf-8")
+        sources = [corpus]
+    index_dir = work / "indexes" / name
+    build_index(sources, index_dir, embedder, cache_dir=settings.cache_dir)
+    retriever = Retriever(embedder, load_index(index_dir, embedder))
+    retriever.warm_up()
+    return retriever
+
+
+def _sample(queries: list[Query], n: int, seed: int) -> list[Query]:
+    rng = random.Random(seed)
+    return rng.sample(queries, min(n, len(queries)))
+
+
+def _rows_for(retriever: Retriever, items: list[Item], vectors: QueryVectors, rule: HitRule, group: str,
+              source: str) -> list[dict]:
+    qvecs = vectors.get([it.query.text for it in items])
+    out = []
+    for it, qvec in zip(items, qvecs, strict=True):
+        hits = retriever.search(it.query.text, 10, qvec=qvec)
+        answer, values = evidence(retriever, it.query.text, hits, qvec)
+        q = it.query
+        rank = None
+        if q.answerable:
+            rank = next((i for i, h in enumerate(hits, 1) if rule.hit(q, h.passage.text)), None)
+        out.append({
+            "group": group, "source": source, "id": q.id, "question": q.text, "lang": q.lang, "label": it.label,
+            "kind": it.kind, "rank": rank, "original_doc": it.original_doc,
+            "answer_doc": answer.doc_id if answer else None,
+            "answer_ok": bool(answer and q.answerable and rule.hit(q, answer.text)),
+            **{f: float(values[f]) for f in FEATURES},
+        })
+    return out
+
+
+# ------------------------------------------------------------------------------------ sources
+
+
+def _seed_queries(path: Path) -> list[Query]:
+    return load_queries(path) if path.is_file() else []
+
+
+def collect_seeds(settings: Settings, embedder, vectors: QueryVectors, junk: list[Query]) -> list[dict]:
+    retriever = _index("seeds", None, [SEEDS], settings, embedder)
+    public = load_queries(SEED_QA)
+    dev = _seed_queries(DATA / "seed_questions.dev.jsonl")
+    items = [Item(q, int(q.answerable), "positive" if q.answerable else "unanswerable") for q in public + dev]
+    names = english_names(retriever, public + dev)
+    texts = {doc_id: squeeze(fold(d.text)) for doc_id, d in retriever.index.documents.items()}
+    for swap in swap_entities(retriever, [q for q in public + dev if q.answerable], names):
+        new = retriever.entities.by_id[swap.new_entity]
+        what = question_asks(retriever, swap.query.text)
+        new_text = "".join(texts.get(d, "") for d in new.main_of)
+        ambiguous = bool(what.terms) and term_share(what.terms, new_text) >= 0.99
+        items.append(Item(swap.query, None if ambiguous else 0, "swap", swap.original_doc))
+    items += [Item(q, 0, "junk") for q in junk]
+    offtopic = []
+    for path, n in ((EVAL / "xquad_zh" / "queries.zh.jsonl", 150), (EVAL / "xquad_zh" / "queries.en.jsonl", 100),
+                    (EVAL / "cmrc2018_dev" / "queries.jsonl", 150), (EVAL / "drcd_dev" / "queries.jsonl", 100)):
+        offtopic += _sample(load_queries(path), n, seed=11)
+    items += [Item(Query(id=f"off-{q.id}", text=q.text, lang=q.lang, answerable=False), 0, "off-topic")
+              for q in offtopic]
+    rule = HitRule({})
+    return _rows_for(retriever, items, vectors, rule, "seeds", "seeds")
+
+
+def collect_benchmark(name: str, corpus_path: Path, query_paths: list[Path], split: str, settings: Settings,
+                      embedder, vectors: QueryVectors, junk: list[Query]) -> list[dict]:
+    rows = read_jsonl(corpus_path)
+    kept, left_out = near_miss_split(rows, seed=3) if split == "near-miss" else share_split(rows, 0.2, seed=3)
+    retriever = _index(f"{name}-{split}", kept, [], settings, embedder)
+    rule = HitRule({r["id"]: r["text"] for r in rows})
+    out = []
+    negative = "near-miss" if split == "near-miss" else "off-topic"
+    for path in query_paths:
+        queries = mark_left_out(load_queries(path), left_out)
+        items = [Item(q, int(q.answerable), "positive" if q.answerable else negative) for q in queries]
+        if path == query_paths[0]:
+            items += [Item(q, 0, "junk") for q in junk]
+        out += _rows_for(retriever, items, vectors, rule, name, f"{name}:{path.stem}")
+    return out
+
+
+def collect(settings: Settings, refresh: bool = False) -> list[dict]:
+    """Every labelled row, cached in .cache/decision/rows.jsonl (``refresh`` recomputes)."""
+    path = settings.cache_dir / "decision" / "rows.jsonl"
+    if path.is_file() and not refresh:
+        return read_jsonl(path)
+    embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend)
+    vectors = QueryVectors(embedder, settings.cache_dir / "decision")
+    junk = junk_queries(DATA / "junk.txt")
+    started = time.time()
+    rows = collect_seeds(settings, embedder, vectors, junk)
+    print(f"seeds: {len(rows)} rows ({time.time() - started:.0f}s)", file=sys.stderr)
+    specs = [
+        ("xquad", EVAL / "xquad_zh" / "corpus.jsonl",
+         [EVAL / "xquad_zh" / "queries.zh.jsonl", EVAL / "xquad_zh" / "queries.en.jsonl"], "near-miss"),
+        ("cmrc", EVAL / "cmrc2018_dev" / "corpus.jsonl", [EVAL / "cmrc2018_dev" / "queries.jsonl"], "share"),
+        ("drcd", EVAL / "drcd_dev" / "corpus.jsonl", [EVAL / "drcd_dev" / "queries.jsonl"], "near-miss"),
+    ]
+    for name, corpus, queries, split in specs:
+        part = collect_benchmark(name, corpus, queries, split, settings, embedder, vectors, junk)
+        print(f"{name}: {len(part)} rows ({time.time() - started:.0f}s)", file=sys.stderr)
+        rows += part
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return rows
+
+
+# ------------------------------------------------------------------------------------ training
+
+
+def _matrix(rows: list[dict]) -> np.ndarray:
+    return np.array([[r[f] for f in FEATURES] for r in rows], dtype=np.float64)
+
+
+def _weights(rows: list[dict]) -> np.ndarray:
+    """Each group weighs the same, and within it positives and negatives weigh the same."""
+    counts = Counter((r["group"], r["label"]) for r in rows)
+    return np.array([1.0 / counts[(r["group"], r["label"])] for r in rows]) * len(rows) / max(1, len(counts))
+
+
+def train(rows: list[dict]):
+    import lightgbm
+
+    rows = [r for r in rows if r["label"] is not None]
+    data = lightgbm.Dataset(_matrix(rows), label=[r["label"] for r in rows], weight=_weights(rows),
+                            feature_name=list(FEATURES), categorical_feature=["kind"], free_raw_data=False)
+    return lightgbm.train(PARAMS, data, num_boost_round=ROUNDS)
+
+
+def choose_threshold(booster, rows: list[dict], target: float = TARGET_ANSWERED) -> float:
+    """The highest threshold at which the answerable questions of every group are answered at ``target``
+    on average (groups weigh the same)."""
+    positives = [r for r in rows if r["label"] == 1]
+    scores = booster.predict(_matrix(positives))
+    by_group: dict[str, list[float]] = defaultdict(list)
+    for r, s in zip(positives, scores, strict=True):
+        by_group[r["group"]].append(float(s))
+    for t in np.arange(0.95, 0.01, -0.01):
+        if np.mean([np.mean(np.array(v) >= t) for v in by_group.values()]) >= target:
+            return round(float(t), 2)
+    return 0.01
+
+
+def measure(booster, threshold: float, rows: list[dict]) -> dict:
+    """Answered share of answerable rows, refused share of each kind of negative, wrong-document answers."""
+    if not rows:
+        return {}
+    scores = booster.predict(_matrix(rows))
+    found = [s >= threshold and r["unknown"] == 0 for r, s in zip(rows, scores, strict=True)]
+    out: dict = {}
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        by_source[r["source"]].append(i)
+    for source, idx in sorted(by_source.items()):
+        stats: dict = {}
+        pos = [i for i in idx if rows[i]["kind"] == "positive"]
+        if pos:
+            stats["answered"] = round(sum(found[i] for i in pos) / len(pos), 4)
+            stats["answerable"] = len(pos)
+            judged = [i for i in pos if found[i]]
+            if judged:
+                stats["answer_sentence_ok"] = round(sum(rows[i]["answer_ok"] for i in judged) / len(judged), 4)
+        for kind in ("near-miss", "unanswerable", "swap", "off-topic", "junk"):
+            neg = [i for i in idx if rows[i]["kind"] == kind]
+            if neg:
+                stats[f"refused_{kind}"] = round(sum(not found[i] for i in neg) / len(neg), 4)
+                stats[f"n_{kind}"] = len(neg)
+        swaps = [i for i in idx if rows[i]["kind"] == "swap"]
+        if swaps:
+            wrong = sum(found[i] and rows[i]["answer_doc"] == rows[i]["original_doc"] for i in swaps)
+            stats["swap_answered_from_first"] = round(wrong / len(swaps), 4)
+        out[source] = stats
+    return out
+
+
+def leave_one_out(rows: list[dict]) -> dict:
+    report = {}
+    for group in GROUPS:
+        train_rows = [r for r in rows if r["group"] != group]
+        test_rows = [r for r in rows if r["group"] == group]
+        if not test_rows or not train_rows:
+            continue
+        booster = train(train_rows)
+        threshold = choose_threshold(booster, train_rows)
+        report[group] = {"threshold": threshold, **measure(booster, threshold, test_rows)}
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--refresh", action="store_true", help="recompute the rows (else cached)")
+    parser.add_argument("--write", action="store_true", help="write the shipped model")
+    parser.add_argument("--heldout", action="store_true", help="measure the shipped model on held-out files")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    rows = collect(settings, refresh=args.refresh)
+    print(json.dumps({"rows": len(rows), "by_group": Counter(r["group"] for r in rows)}, ensure_ascii=False))
+    report = leave_one_out(rows)
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+    if args.write:
+        booster = train(rows)
+        threshold = choose_threshold(booster, rows)
+        MODEL_DIR.mkdir(exist_ok=True)
+        booster.save_model(str(MODEL_DIR / "decision.lgb.txt"))
+        meta = {
+            "model_file": "decision.lgb.txt", "features": list(FEATURES), "threshold": threshold,
+            "trained_on": {g: sum(1 for r in rows if r["group"] == g and r["label"] is not None) for g in GROUPS},
+            "recipe": "python -m bench.decision --write", "params": PARAMS, "rounds": ROUNDS,
+            "target_answered": TARGET_ANSWERED, "leave_one_group_out": report,
+            "in_sample": measure(booster, threshold, rows),
+        }
+        DECISION_FILE.write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote {DECISION_FILE} (threshold {threshold})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Attribute grounding: what a question asks for, and whether a sentence says it.
+
+A question asks for an *attribute* (床位, 门诊量, director) of something, and often for an answer of a *type*:
+谁 / who wants a person, 多少张 / how many a number (with its measure word 张), 哪一年 / when a date, 哪里 /
+where a place, 哪家医院 a organisation. A passage about the right hospital that never states the attribute,
+or states no answer of the asked type, does not answer the question, however similar it reads ("荆州一医有多少
+张床位？" against a sentence about its disciplines). These checks are general Chinese and English question
+grammar (interrogatives, measure words), not word lists drawn from known questions; the found decision
+(:mod:`qa.search.decision`) weighs them with the other evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..glossary import english_terms
+from ..text import fold, squeeze
+
+# What a question asks for, by its interrogative (Chinese, then English), most specific first.
+_KINDS_ZH: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("date", re.compile(r"哪一?年|何年|哪一?天|哪一?日|几月|几号|几日|什么时候|何时|什么时间|几点|哪个月|"
+                        r"哪一?月|日期|年份|哪个时候")),
+    ("duration", re.compile(r"多久|多长时间|几天|几年|几个月|几小时|多少天|多少年|多少小时|多少分钟|多少个月")),
+    ("person", re.compile(r"谁|哪位|何人|什么人|哪些人|哪个人")),
+    ("org", re.compile(r"哪[家所个]?(?:医院|单位|机构|大学|学校|公司|部门)|哪家|什么(?:医院|单位|机构)")),
+    ("place", re.compile(r"哪里|哪儿|在哪|什么地方|何处|何地|哪个(?:城市|省|国家|地方|区|县)|地址|地点")),
+    ("number", re.compile(r"多少|几[个名张台次例项场期位家所种人条篇倍元万亿层床分]?|多大|多高|多长|多重|多远|"
+                          r"比例|百分之|第几|排名|数量|几成")),
+)
+_KINDS_EN: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("date", re.compile(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b|"
+                        r"\bin what year\b", re.I)),
+    ("duration", re.compile(r"\bhow long\b|\bhow soon\b|\bhow many (?:days|years|months|hours|minutes|weeks)\b",
+                            re.I)),
+    ("person", re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:person|doctor|expert|director)\b", re.I)),
+    ("org", re.compile(r"\bwhich (?:hospital|organi[sz]ation|institution|university|company|unit|foundation)s?\b",
+                       re.I)),
+    ("place", re.compile(r"\bwhere\b|\bwhich (?:city|province|country|place|county|district)\b", re.I)),
+    ("number", re.compile(r"\bhow (?:many|much|old|far|large|big|high)\b|\bwhat (?:percentage|proportion|number|"
+                          r"share|rate|rank|ratio)\b|\bwhat is the (?:number|rate|percentage)\b", re.I)),
+)
+# Measure words, grouped where Chinese uses them for the same count (8名 / 8人 / 8位).
+_MEASURE_GROUPS = ("名人位", "个家所", "次人次", "台套", "张床", "例", "项", "场", "期", "种", "条", "篇", "倍", "元",
+                   "层", "分", "天日", "年", "月")
+_MEASURE_AFTER = re.compile(r"(?:多少|几)(个|名|张|台|次|例|项|场|期|位|家|所|种|人|条|篇|倍|元|层|天|日|年|月)")
+_NUMERAL = r"[0-9０-９]+(?:[.．][0-9]+)?|[一二三四五六七八九十两百千万亿零〇]+"
+_NUMBER = re.compile(rf"(?:{_NUMERAL})\s*(?:余|多|几|万|亿|千|百)?\s*"
+                     rf"[个名张台次例项场期位家所种人条篇倍元层分天日年月万亿%％]"
+                     rf"|[0-9０-９]+(?:[.．][0-9]+)?\s*[%％]|百分之|[0-9０-９]{{2,}}")
+_DATE = re.compile(r"[0-9０-９]{4}\s*年|[0-9０-９]{1,2}\s*月|[0-9０-９]{1,2}\s*[日号]|[一二三四五六七八九十]+月|"
+                   r"今年|去年|前年|明年|上半年|下半年|年初|年底|年末|春节|除夕|元旦|当天|次日|[0-9]{1,2}[时点]")
+_DURATION = re.compile(rf"(?:{_NUMERAL}|半)\s*(?:余|多)?\s*(?:个)?(?:天|日|夜|小时|分钟|年|月|周|星期)")
+_ROLE_NAME = re.compile(r"(?:院长|主任|书记|医生|医师|护士长|护士|教授|专家|局长|区长|市长|主席|科长|处长|队长|组长|"
+                        r"部长|负责人|带头人)[\u4e00-\u9fff]{2,3}|[\u4e00-\u9fff]某")
+_ORG = re.compile(r"[\u4e00-\u9fff]{2,12}(?:医院|大学|学院|研究所|研究院|委员会|基金会|协会|学会|公司|集团|中心)")
+_STOP_ZH = frozenset(
+    """的 了 是 在 有 和 与 及 或 也 还 都 就 又 被 把 对 向 从 给 为 以 于 等 其 该 此 这 那 这个 那个 这些 那些
+    它 他 她 它们 他们 哪 哪些 哪个 哪家 哪里 什么 怎么 怎样 如何 为什么 多少 几 谁 吗 呢 吧 啊 呀 一共 共 总共
+    一下 具体 主要
+    到底 究竟 目前 现在 已经 曾经 是否 有没有 没有 可以 能 能够 会 要 需要 进行 开展 情况 方面 医院 中心 哪一年
+    哪年 时候 何时 哪天 哪一天 一年 每年 多 大 高 长 哪位 请问 告诉 知道 介绍 关于 所 个 名 张 台 次 项 场 期 位 家
+    种 人 年 月 日 天""".split()
+)
+_STOP_EN = frozenset(
+    """what which who whom whose when where why how many much does did do is are was were be been the a an of in on
+    at to for from by with and or but its it their they them this that these those there has have had can could
+    would should will any some all about into as than then so such also hospital hospitals people s""".split()
+)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks for: the answer ``kind`` (None: no particular type), the ``measure`` word of a
+    count, and the attribute ``terms`` (folded Chinese words; for an English question the Chinese
+    candidates of each of its content words)."""
+
+    kind: str | None
+    measure: str | None
+    terms: tuple[tuple[str, ...], ...]
+
+
+def _tagger():
+    from ..index.entities import _tagger as tagger
+
+    return tagger()
+
+
+@lru_cache(maxsize=4096)
+def asked(question: str, names: tuple[str, ...] = (), cross_lingual: bool = False) -> Asked:
+    """What ``question`` asks for; ``names`` are the entity surfaces it names (left out of the terms)."""
+    kinds = _KINDS_EN if cross_lingual else _KINDS_ZH
+    text = question if cross_lingual else squeeze(fold(question))
+    kind = next((k for k, pattern in kinds if pattern.search(text)), None)
+    measure = None
+    if not cross_lingual:
+        m = _MEASURE_AFTER.search(text)
+        measure = m.group(1) if m else None
+    if cross_lingual:
+        rest = question
+        for name in names:
+            rest = rest.replace(name, " ")
+        words = [w for w in re.findall(r"[A-Za-z]+", rest) if w.lower() not in _STOP_EN]
+        terms = english_terms(" ".join(words)) if words else ()
+    else:
+        rest = text
+        for name in sorted(names, key=len, reverse=True):
+            rest = rest.replace(name, "，")
+        words = [w for w, f in _tagger().cut(rest)
+                 if len(w) >= 2 and w not in _STOP_ZH and f[:1] in ("n", "v", "a", "j", "l", "i", "b")
+                 and not re.fullmatch(r"[0-9a-z]+", w)]
+        terms = tuple((w,) for w in dict.fromkeys(words))
+    return Asked(kind, measure, terms)
+
+
+def _measure_group(measure: str) -> str:
+    return next((g for g in _MEASURE_GROUPS if measure in g), measure)
+
+
+@lru_cache(maxsize=65536)
+def kinds_in(text: str) -> frozenset[str]:
+    """The answer types a sentence holds: number, date, duration, person, place (a place name CC-CEDICT
+    knows), org."""
+    from ..glossary import reverse_dictionary
+
+    folded = squeeze(fold(text))
+    found = set()
+    if _NUMBER.search(folded):
+        found.add("number")
+    if _DATE.search(folded):
+        found.add("date")
+    if _DURATION.search(folded):
+        found.add("duration")
+    if _ROLE_NAME.search(folded):
+        found.add("person")
+    if _ORG.search(folded):
+        found.add("org")
+    levels = reverse_dictionary().place_levels
+    if any(folded[i : i + n] in levels for n in (2, 3) for i in range(len(folded) - n + 1)):
+        found.add("place")
+    return frozenset(found)
+
+
+def has_kind(kind: str | None, text: str, people: frozenset[str] = frozenset()) -> bool:
+    """True when ``text`` holds an answer of ``kind`` (any text does when the kind is None); ``people``
+    are person names the index knows."""
+    if kind is None:
+        return True
+    if kind == "person" and people:
+        folded = squeeze(fold(text))
+        if any(name in folded for name in people):
+            return True
+    return kind in kinds_in(text)
+
+
+def has_measure(measure: str | None, text: str) -> bool:
+    """True when ``text`` counts with ``measure`` (or one used alike: 8名 / 8人), or nothing is measured."""
+    if measure is None:
+        return True
+    group = _measure_group(measure)
+    folded = squeeze(fold(text))
+    return re.search(rf"(?:{_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*[{re.escape(group)}]", folded) is not None
+
+
+def term_share(terms: tuple[tuple[str, ...], ...], text: str) -> float:
+    """Share of the asked attribute terms found in ``text`` (a term counts when any of its candidates, or
+    for a Chinese word of three or more characters two thirds of its bigrams, occur); 1.0 when none asked."""
+    if not terms:
+        return 1.0
+    folded = squeeze(fold(text))
+    found = 0.0
+    for candidates in terms:
+        if any(c in folded for c in candidates):
+            found += 1
+            continue
+        word = candidates[0]
+        if len(candidates) == 1 and len(word) >= 3:
+            grams = [word[i : i + 2] for i in range(len(word) - 1)]
+            share = sum(g in folded for g in grams) / len(grams)
+            found += share if share >= 0.66 else 0.0
+    return found / len(terms)

@@ -1,0 +1,125 @@
+"""The found decision: a small learned classifier over the evidence the retriever already has.
+
+Features (:func:`features`) describe the best passage that may answer (one grounded in the entity the
+question names), the answer sentence chosen from it, and the question: similarities and their gaps, keyword
+coverage, whether the asked attribute and an answer of the asked type are there, entity grounding, the
+language. The model is a LightGBM booster trained by ``python -m bench.decision`` on labelled questions
+generated from the public sets (near misses, entity swaps, off-topic questions, junk) and on seed-style
+questions of our own; ``decision.json`` beside this file records the features, the threshold, what it was
+trained on and its figures on sources it was not trained on. Without a model file the service falls back to
+the calibrated thresholds of ``calibration.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .attributes import Asked, has_kind, has_measure, term_share
+
+if TYPE_CHECKING:
+    from .answer import Answer
+    from .retriever import Hit, Retriever
+
+MODEL_DIR = Path(__file__).with_name("models")
+DECISION_FILE = MODEL_DIR / "decision.json"
+KINDS = ("number", "date", "duration", "person", "place", "org")
+
+FEATURES = (
+    "dense1", "dense_max3", "dense_gap", "dense_mean5", "dense_all1", "score1", "cov1", "cov_max3", "cov_sent",
+    "ans_cos", "known_share", "cross_lingual", "qlen", "kind", "kind_sent", "kind_pass", "measure_asked",
+    "measure_sent", "measure_pass", "terms_n", "terms_sent", "terms_pass", "terms_max3", "entity_named",
+    "grounded_top", "grounded_share5", "unknown", "candidates",
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision and why: ``probability`` that the answer is reliable, against ``threshold``."""
+
+    found: bool
+    probability: float
+    threshold: float
+    features: dict[str, float]
+
+
+def features(
+    retriever: Retriever, question: str, hits: list[Hit], answer: Answer | None, asked: Asked,
+    unknown: int, entity_named: bool,
+) -> dict[str, float]:
+    """The evidence for one question, as numbers (see :data:`FEATURES`)."""
+    pool = [h for h in hits if h.grounded is not False]
+    top = pool[0] if pool else None
+    dense = [h.dense for h in pool] or [0.0]
+    people = retriever.people
+    passage_text = top.passage.text if top else ""
+    sentence = answer.display if answer else ""
+    cross = retriever.cross_lingual(question)
+    kind_code = KINDS.index(asked.kind) + 1 if asked.kind in KINDS else 0
+    return {
+        "dense1": dense[0],
+        "dense_max3": max(dense[:3]),
+        "dense_gap": dense[0] - (dense[1] if len(dense) > 1 else 0.7),
+        "dense_mean5": float(np.mean([h.dense for h in hits[:5]])) if hits else 0.0,
+        "dense_all1": hits[0].dense if hits else 0.0,
+        "score1": top.score if top else 0.0,
+        "cov1": top.coverage if top else 0.0,
+        "cov_max3": max((h.coverage for h in pool[:3]), default=0.0),
+        "cov_sent": retriever.coverage(question, sentence) if sentence else 0.0,
+        "ans_cos": answer.cosine if answer else 0.0,
+        "known_share": retriever.known_share(question),
+        "cross_lingual": float(cross),
+        "qlen": math.log1p(len(question)),
+        "kind": float(kind_code),
+        "kind_sent": float(has_kind(asked.kind, sentence, people)) if sentence else 0.0,
+        "kind_pass": float(has_kind(asked.kind, passage_text, people)) if top else 0.0,
+        "measure_asked": float(asked.measure is not None),
+        "measure_sent": float(has_measure(asked.measure, sentence)) if sentence else 0.0,
+        "measure_pass": float(has_measure(asked.measure, passage_text)) if top else 0.0,
+        "terms_n": float(len(asked.terms)),
+        "terms_sent": term_share(asked.terms, sentence) if sentence else 0.0,
+        "terms_pass": term_share(asked.terms, passage_text) if top else 0.0,
+        "terms_max3": max((term_share(asked.terms, h.passage.text) for h in pool[:3]), default=0.0),
+        "entity_named": float(entity_named),
+        "grounded_top": -1.0 if not hits or hits[0].grounded is None else float(hits[0].grounded),
+        "grounded_share5": (
+            -1.0 if not hits or hits[0].grounded is None else sum(bool(h.grounded) for h in hits[:5]) / len(hits[:5])
+        ),
+        "unknown": float(unknown),
+        "candidates": float(len(pool)),
+    }
+
+
+class Decision:
+    """The trained classifier and its threshold, loaded once."""
+
+    def __init__(self, path: Path = DECISION_FILE) -> None:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        self.meta = meta
+        self.features: tuple[str, ...] = tuple(meta["features"])
+        self.threshold = float(meta["threshold"])
+        import lightgbm
+
+        self.booster = lightgbm.Booster(model_file=str(path.with_name(meta["model_file"])))
+
+    def probability(self, values: dict[str, float]) -> float:
+        row = np.array([[values.get(name, 0.0) for name in self.features]], dtype=np.float64)
+        return float(self.booster.predict(row, num_threads=1)[0])
+
+    def decide(self, values: dict[str, float]) -> Verdict:
+        p = self.probability(values)
+        return Verdict(p >= self.threshold and values.get("unknown", 0.0) == 0, round(p, 4), self.threshold, values)
+
+
+@lru_cache(maxsize=1)
+def load_decision() -> Decision | None:
+    """The shipped classifier, or None when there is no model file (the calibrated thresholds decide)."""
+    if not DECISION_FILE.is_file():
+        return None
+    return Decision(DECISION_FILE)

@@ -1,0 +1,213 @@
+"""Which of the index's entities a question names, in Chinese or in English, and which names it uses that the
+documents never mention.
+
+Chinese: every known alias is matched longest first in the folded question; organisation names the
+question writes differently (十堰中西医结合医院, 荆州市第二人民医院 for 荆州二医) are found with the same name
+grammar the index uses and matched when one is an abbreviation of the other
+(:func:`qa.index.entities.same_organisation`); a name of that shape that matches nothing is unknown.
+
+English: a run of capitalised words ("Jingzhou No.2 Hospital", "the First Hospital") is matched on the place
+its pinyin spells (CC-CEDICT), the ordinal (first, 2nd, No.2) and the glosses of the name's other parts; a
+person's name on its pinyin (Zhu Xi → 朱西). A place CC-CEDICT knows that the documents never mention
+("Xiangyang") is unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..glossary import lemmas, reverse_dictionary, spell
+from ..index.entities import Entity, EntityTable, _tagger, name_place, org_mentions, same_organisation
+from ..text import fold, squeeze
+
+_CAP_RUN = re.compile(
+    r"(?:(?<=\s)|^|(?<=[(\"“']))"
+    r"((?:(?:[A-Z][\w'’.-]*|No\.?\s?\d+|\d+(?:st|nd|rd|th))(?:\s+(?:of|and|for|the|de)\s+|\s+|(?=[?,.!:;)]|$)))+)"
+)
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+             "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
+_HEAD_AFTER = re.compile(
+    r"\s*((?:[a-z][\w'-]*\s+){0,3}(?:hospital|university|college|institute|centre|center|clinic)s?)\b"
+)
+_NUMBER = re.compile(r"\bno\.?\s?(\d+)\b|\bnumber\s+(\d+)\b", re.I)
+_HEADS_EN = frozenset("hospital hospitals university college institute centre center school clinic academy "
+                      "association society committee foundation company bureau commission".split())
+_GENERIC_EN = frozenset("the of and hospital people people's s".split())
+_GENERIC_STEMS = frozenset(s for w in _GENERIC_EN | _HEADS_EN for s in lemmas(w))
+_QUESTION_WORDS = frozenset("what which who whom whose when where why how does did do is are was were can could "
+                            "would should will has have had and or but about".split())
+
+
+@dataclass(frozen=True)
+class Mentions:
+    """What a question names: ``entities`` (ids, in order), ``unknown`` (names the documents never mention)
+    and ``spans`` ((surface as written, entity id) pairs, for rewriting follow-ups)."""
+
+    entities: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    spans: tuple[tuple[str, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.entities or self.unknown)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower())
+
+
+def english_ordinal(span: str) -> int:
+    m = _NUMBER.search(span)
+    if m:
+        return int(m.group(1) or m.group(2))
+    for word in _words(span):
+        if word in _ORDINALS:
+            return _ORDINALS[word]
+    return 0
+
+
+@lru_cache(maxsize=4096)
+def _known_place(word: str, corpus_has) -> tuple[str, bool]:
+    """(Chinese place, known to the corpus) that an English word spells, or ("", False)."""
+    candidates = reverse_dictionary().names.get(word.lower(), [])
+    places = [c for c in candidates if c in reverse_dictionary().place_levels]
+    for place in places:
+        if corpus_has(place):
+            return place, True
+    return ("/".join(places), False) if places else ("", False)
+
+
+class MentionFinder:
+    """Finds entity mentions in questions for one :class:`EntityTable`.
+
+    Args:
+        table: the index's entities.
+        corpus_has: tells whether a folded Chinese string occurs in the documents.
+    """
+
+    def __init__(self, table: EntityTable, corpus_has) -> None:
+        self.table = table
+        self.corpus_has = corpus_has
+        self.orgs = [e for e in table.entities if e.kind == "org"]
+        self.people = {spell(e.name): e for e in table.entities if e.kind == "person" and spell(e.name)}
+        self.places = {e.name: e for e in table.entities if e.kind == "place"}
+
+    def find(self, question: str) -> Mentions:
+        """The entities ``question`` names and the names it uses that the documents never mention."""
+        ids: list[str] = []
+        unknown: list[str] = []
+        spans: list[tuple[str, str]] = []
+        folded = squeeze(fold(question))
+        names: list[tuple[int, int]] = []  # organisation names the grammar finds, longer than a known alias
+        if any("\u4e00" <= c <= "\u9fff" for c in folded):
+            tokens = [(w, f) for w, f in _tagger().cut(folded)]
+            for name in org_mentions(tokens):
+                at = folded.find(name)
+                if at >= 0:
+                    names.append((at, at + len(name)))
+        exact = self.table.exact_mentions(folded)
+        for start, end, eids in exact:
+            if any(a <= start and end <= b and (b - a) > (end - start) for a, b in names):
+                continue  # 市中心医院 inside 襄阳市中心医院: the whole name decides
+            best = self._prefer(eids)
+            ids.append(best)
+            spans.append((folded[start:end], best))
+        for a, b in names:
+            name = folded[a:b]
+            if any(s <= a and b <= e for s, e, _ in exact):
+                continue  # a known alias already
+            match = self._org_variant(name)
+            if match is not None:
+                ids.append(match.id)
+                spans.append((name, match.id))
+            else:
+                unknown.append(name)
+        self._english(question, ids, unknown, spans)
+        return Mentions(tuple(dict.fromkeys(ids)), tuple(dict.fromkeys(unknown)), tuple(spans))
+
+    def _prefer(self, eids: list[str]) -> str:
+        """Of entities sharing an alias, the one documents are mainly about, else the most mentioned."""
+        return max(eids, key=lambda i: (bool(self.table.by_id[i].main_of), self.table.by_id[i].mentions))
+
+    def _org_variant(self, name: str) -> Entity | None:
+        """The organisation ``name`` abbreviates (十堰中西医结合医院) or spells out (荆州市第二人民医院 for 荆州二医);
+        a name that starts with another place than the organisation's is another organisation."""
+        place = name_place(name)
+        fits = [e for e in self.orgs
+                if any(same_organisation(name, alias) for alias in e.aliases)
+                or (any(same_organisation(alias, name) for alias in e.aliases) and (not place or place == e.place))]
+        if not fits:
+            return None
+        return max(fits, key=lambda e: (bool(e.main_of), e.mentions))
+
+    # ------------------------------------------------------------------------------------ English
+
+    def _english(self, question: str, ids: list[str], unknown: list[str], spans: list[tuple[str, str]]) -> None:
+        for m in _CAP_RUN.finditer(question):
+            span = m.group(1).strip(" ?,.!:;")
+            tail = _HEAD_AFTER.match(question, m.end(1))
+            if tail and not any(w in _HEADS_EN for w in _words(span)):
+                span = f"{span} {tail.group(1)}"  # the Shiyan integrated medicine hospital
+            words = [w for w in _words(span) if w not in _QUESTION_WORDS]
+            if not words:
+                continue
+            places, missing = [], []
+            for word in words:
+                place, known = _known_place(word, self.corpus_has)
+                if place and known:
+                    places.append(place)
+                elif place:
+                    missing.append(f"{word.capitalize()} ({place})")
+            person = self._person(words)
+            if person is not None:
+                ids.append(person.id)
+                spans.append((span, person.id))
+            ordinal = english_ordinal(span)
+            headed = any(w in _HEADS_EN for w in words)
+            if missing and not places:
+                unknown.extend(missing)
+                continue
+            if not (ordinal or headed):  # a bare place: western Hubei
+                for place in places:
+                    if place in self.places:
+                        ids.append(self.places[place].id)
+                        spans.append((span, self.places[place].id))
+                continue
+            words = [w for w in _words(span) if w not in _QUESTION_WORDS]
+            org = self._english_org(words, places, ordinal)
+            if org is not None:
+                ids.append(org.id)
+                spans.append((span, org.id))
+            elif headed and (places or ordinal):
+                unknown.append(span)
+            for place in places:
+                entity = self.places.get(place)
+                if entity is not None and org is None:
+                    ids.append(entity.id)
+                    spans.append((span, entity.id))
+
+    def _person(self, words: list[str]) -> Entity | None:
+        for size in (3, 2):
+            for i in range(len(words) - size + 1):
+                key = "".join(words[i : i + size]).replace("'s", "")
+                if key in self.people:
+                    return self.people[key]
+        return None
+
+    def _english_org(self, words: list[str], places: list[str], ordinal: int) -> Entity | None:
+        pool = [e for e in self.orgs if e.place in places] if places else [e for e in self.orgs if e.main_of]
+        if ordinal:
+            pool = [e for e in pool if e.ordinal == ordinal]
+        stems = {s for w in words for s in lemmas(w)}
+        place_keys = {spell(p) for p in places}
+        scored = []
+        for e in pool:
+            english = {s for w in e.english for s in lemmas(w)}
+            specific = (stems & english) - _GENERIC_STEMS - place_keys
+            if not (ordinal or specific) and len(pool) > 1:
+                continue
+            scored.append((len(specific), bool(e.main_of), e.mentions, e))
+        if not scored:
+            return None
+        return max(scored, key=lambda t: t[:3])[3]
