@@ -10,6 +10,12 @@ which index types FAISS memory-maps (shared page cache) and which it copies into
 
     .venv/bin/python -m bench.scale                 # 1M rows, several minutes, ~5 GB of RAM at peak
     .venv/bin/python -m bench.scale --n 200000      # quicker
+
+With ``--corpus N`` it measures the whole product instead: a synthetic Chinese corpus of about N passages,
+the real build (stage by stage; vectors from a stand-in, not the model), the index on disk and the real
+``qa serve`` with FAISS and with Milvus Lite side by side (memory, p50/p99 per search stage).
+
+    nice -n 10 .venv/bin/python -m bench.scale --corpus 100000 --stores faiss,milvus
 """
 
 from __future__ import annotations
@@ -17,15 +23,30 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ._common import PY, ROOT, machine, percentile, table, write_results
+from ._common import (
+    EVAL,
+    PY,
+    ROOT,
+    SEEDS,
+    env_with,
+    free_port,
+    load_seed_questions,
+    machine,
+    percentile,
+    table,
+    write_results,
+)
 
 TARGET_RECALL = 0.95
 TARGET_P50_MS = 5.0
@@ -140,9 +161,15 @@ def main() -> None:
     parser.add_argument("--flags", default="0", help=argparse.SUPPRESS)
     parser.add_argument("--worker-queries", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--hold", type=float, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", type=int, default=0, help="measure the product on a corpus of N passages")
+    parser.add_argument("--stores", default="faiss,milvus", help="with --corpus: vector stores, comma-separated")
+    parser.add_argument("--questions", type=int, default=200, help="with --corpus: questions asked of qa serve")
     args = parser.parse_args()
     if args.load_worker:
         load_worker(args.load_worker, args.flags, args.worker_queries, args.hold)
+        return
+    if args.corpus:
+        corpus_main(args)
         return
 
     import faiss
@@ -313,6 +340,272 @@ def main() -> None:
                 [[s["index"], s["flags"], *( [round(s["second"]["load_s"], 2), round(s["second"]["rss_mib"]),
                   round(s["second"]["uss_mib"]), round(s["second"]["pss_mib"])] if "second" in s
                   else ["error", s.get("error", ""), "", ""])] for s in sharing]))
+    print(f"\nwrote {path}")
+
+
+# --- the whole product at corpus scale: `--corpus N` ----------------------------------------------------------
+# A synthetic corpus of N passages (sentences of the seeds and the public Chinese sets recombined into
+# documents of ~10 passages), vectors from a cheap stand-in instead of the model, then the real `build_index`
+# (stage by stage), the index on disk, and the real `qa serve` (real model for the questions) with FAISS
+# and with Milvus Lite, side by side: resident memory, p50/p99 of each search stage and of the whole answer.
+
+_SENTENCE = re.compile(r"[^。！？!?]*[。！？!?]")
+
+
+def sentence_pool(limit_chars: int = 30_000_000) -> list[str]:
+    """Chinese sentences from the seeds and the public sets beside the checkout (realistic length and words)."""
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    for name in ("cmrc2018_dev", "drcd_dev", "xquad_zh"):
+        path = EVAL / name / "corpus.jsonl"
+        if path.is_file():
+            texts += [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line]
+    pool, total = [], 0
+    for text in texts:
+        for s in _SENTENCE.findall(text.replace("\n", "")):
+            s = s.strip()
+            if 8 <= len(s) <= 200:
+                pool.append(s)
+                total += len(s)
+        if total > limit_chars:
+            break
+    return pool
+
+
+def make_corpus(path: Path, passages: int, seed: int) -> dict[str, int]:
+    """Write documents of ~10 paragraphs (1-4 sentences each, 100-350 characters) to a .jsonl file."""
+    rng = np.random.default_rng(seed)
+    pool = sentence_pool()
+    lengths = np.array([len(s) for s in pool])
+    docs = chars = paragraphs = 0
+    with path.open("w", encoding="utf-8") as fh:
+        while paragraphs < passages:
+            paras = []
+            for _ in range(10):
+                picked: list[str] = []
+                size = 0
+                target = int(rng.integers(100, 330))
+                while size < target:
+                    i = int(rng.integers(len(pool)))
+                    picked.append(pool[i])
+                    size += int(lengths[i])
+                paras.append("".join(picked))
+            text = "\n\n".join(paras)
+            fh.write(json.dumps({"id": f"d{docs:07d}", "title": paras[0][:14], "text": text}, ensure_ascii=False)
+                     + "\n")
+            docs += 1
+            paragraphs += len(paras)
+            chars += len(text)
+    return {"documents": docs, "characters": chars, "sentence_pool": len(pool)}
+
+
+class StandInEmbedder:
+    """Vectors from the clustered mixture of :func:`make_data` keyed by each text's CRC32: no model, ~1 µs a text.
+    It claims the bundled model's name and dimension so that `qa serve` (the real model) accepts the index."""
+
+    def __init__(self, name: str, dim: int = 384, clusters: int = 2000, seed: int = 7) -> None:
+        self.name, self.dim, self.fingerprint = name, dim, f"stand-in-{dim}-{clusters}-{seed}"
+        rng = np.random.default_rng(seed)
+        centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+        common = rng.standard_normal(dim).astype(np.float32)
+        centres += 0.7 * common / np.linalg.norm(common) * np.sqrt(dim)
+        self.centres = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+        self.sigma = (np.sqrt(1 / rng.uniform(0.75, 0.85, clusters) ** 2 - 1) / np.sqrt(dim)).astype(np.float32)
+
+    def _vectors(self, texts) -> np.ndarray:
+        keys = np.array([zlib.crc32(t.encode("utf-8")) for t in texts], dtype=np.uint64)
+        which = (keys % len(self.centres)).astype(np.int64)
+        rng = np.random.default_rng(int(keys.sum() % (2**32)))
+        out = rng.standard_normal((len(texts), self.dim), dtype=np.float32) * self.sigma[which, None]
+        out += self.centres[which]
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def embed_queries(self, texts) -> np.ndarray:
+        return self._vectors(list(texts))
+
+    def embed_passages(self, texts, *, batch_size: int = 32, progress=None) -> np.ndarray:
+        if progress is not None:
+            progress(len(texts))
+        return self._vectors(list(texts))
+
+
+def du_mib(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_size / 2**20
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20 if path.exists() else 0.0
+
+
+def timed_build(corpus: Path, index_dir: Path, embedder, cache_dir: Path, store: dict) -> dict:
+    """`build_index` with each stage timed (the module's own functions wrapped, then restored)."""
+    import importlib
+
+    module = importlib.import_module("qa.index.build" if importlib.util.find_spec("qa.index.build")
+                                     else "qa.index.store")
+    stages: dict[str, float] = {}
+    originals = {}
+
+    def wrap(owner, name: str, label: str) -> None:
+        fn = getattr(owner, name)
+        originals[(owner, name)] = fn
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                stages[label] = stages.get(label, 0.0) + time.perf_counter() - start
+
+        setattr(owner, name, timed)
+
+    wrap(module, "make_units", "sentence units")
+    wrap(module, "embed_with_cache", "embedding (stand-in) + cache")
+    wrap(module.KeywordIndex, "build", "BM25 index")
+    wrap(module, "build_store", "vector store")
+    rss0 = rss_bytes()
+    start = time.perf_counter()
+    try:
+        report = module.build_index([corpus], index_dir, embedder, cache_dir=cache_dir, vector_store=store,
+                                    force=True)
+    finally:
+        for (owner, name), fn in originals.items():
+            setattr(owner, name, fn)
+    total = time.perf_counter() - start
+    stages["documents, passages, files (rest)"] = total - sum(stages.values())
+    return {"seconds": total, "stages_s": stages, "passages": report.passages, "units": report.units,
+            "documents": report.documents, "rss_growth_mib": (rss_bytes() - rss0) / 2**20}
+
+
+def serve_and_ask(index_dir: Path, env: dict, questions: list[str], port: int, limit_s: float = 1800) -> dict:
+    """Start `qa serve`, wait for it, ask every question once (answer cache off), report memory and latency."""
+    import httpx
+    import psutil
+
+    cmd = [PY, "-m", "qa", "serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port)]
+    log = open(index_dir.parent / f"serve-{port}.log", "w")  # noqa: SIM115 - closed below
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log)
+    out: dict = {}
+    try:
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=120) as http:
+            deadline = time.time() + limit_s
+            while time.time() < deadline:
+                try:
+                    if http.get("/api/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None:
+                    raise SystemExit(f"qa serve exited with {proc.returncode}; see {log.name}")
+                time.sleep(1)
+            out["start_s"] = time.perf_counter() - started
+            mem = psutil.Process(proc.pid).memory_full_info()
+            out["rss_ready_mib"], out["uss_ready_mib"] = mem.rss / 2**20, mem.uss / 2**20
+            took, stages = [], {}
+            for q in questions:
+                r = http.post("/api/ask", json={"question": q, "top_k": 5})
+                if r.status_code != 200:
+                    out.setdefault("errors", []).append([r.status_code, r.text[:200]])
+                    continue
+                body = r.json()
+                took.append(body["took_ms"])
+                for stage, ms in (body.get("timings_ms") or {}).items():
+                    stages.setdefault(stage, []).append(ms)
+            mem = psutil.Process(proc.pid).memory_full_info()
+            out["rss_after_mib"], out["uss_after_mib"] = mem.rss / 2**20, mem.uss / 2**20
+            out["pss_after_mib"] = getattr(mem, "pss", 0) / 2**20
+            out["answer_ms"] = {"p50": percentile(took, 50), "p99": percentile(took, 99), "n": len(took)}
+            out["stage_ms"] = {s: {"p50": percentile(v, 50), "p99": percentile(v, 99)} for s, v in stages.items()}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+        log.close()
+    return out
+
+
+def corpus_main(args) -> None:
+    from qa.index.store import load_index
+    from qa.settings import Settings
+
+    info = machine()
+    results: dict = {"machine": info, "params": {k: (str(v) if isinstance(v, Path) else v)
+                                                  for k, v in vars(args).items()}, "stores": {}}
+    tmp_ctx = tempfile.TemporaryDirectory(prefix="bench-corpus-", dir=args.tmp)
+    tmp = Path(tmp_ctx.name)
+    t0 = time.perf_counter()
+    corpus = tmp / "corpus.jsonl"
+    results["corpus"] = make_corpus(corpus, args.corpus, args.seed) | {"file_mib": du_mib(corpus)}
+    results["corpus"]["make_s"] = time.perf_counter() - t0
+    print(f"corpus: {results['corpus']}", file=sys.stderr)
+    model_dir = ROOT / ".cache" / "models"
+    conversion = next(model_dir.glob("*/qa_conversion.json"), None)
+    name = json.loads(conversion.read_text())["model"] if conversion else "intfloat/multilingual-e5-small"
+    embedder = StandInEmbedder(name)
+    cache = tmp / "cache"
+    cache.mkdir()
+    (cache / "models").symlink_to(model_dir.resolve(), target_is_directory=True)
+    questions = (load_seed_questions() * 10)[: args.questions]
+    for store_name in [s for s in args.stores.split(",") if s]:
+        config = {"backend": store_name}
+        env = env_with(QA_CACHE_DIR=cache, QA_CACHE_SIZE=0, QA_RELOAD_INTERVAL_S=0, QA_VECTOR_STORE=store_name)
+        if store_name == "milvus":
+            config["uri"] = str(tmp / "milvus.db")
+            env["QA_MILVUS_URI"] = config["uri"]
+        index_dir = tmp / f"index-{store_name}"
+        entry: dict = {}
+        print(f"{store_name}: building", file=sys.stderr)
+        entry["build"] = timed_build(corpus, index_dir, embedder, cache, config)
+        print(f"{store_name}: built {entry['build']}", file=sys.stderr)
+        real = index_dir.resolve()
+        entry["disk_mib"] = {p.name: du_mib(p) for p in sorted(real.iterdir())}
+        entry["disk_mib"]["index folder"] = du_mib(real)
+        if store_name == "milvus":
+            entry["disk_mib"]["milvus.db (outside the folder)"] = du_mib(Path(config["uri"]))
+        entry["embedding_cache_mib"] = du_mib(cache / "embeddings.sqlite")
+        gc.collect()
+        rss0 = rss_bytes()
+        start = time.perf_counter()
+        settings_env = {"QA_VECTOR_STORE": store_name, "QA_MILVUS_URI": config.get("uri", "")}
+        saved = {k: os.environ.get(k) for k in settings_env}
+        os.environ.update(settings_env)
+        try:
+            loaded = load_index(index_dir)
+            entry["load_index"] = {"s": time.perf_counter() - start, "rss_growth_mib": (rss_bytes() - rss0) / 2**20}
+            del loaded
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        gc.collect()
+        if store_name == "milvus":  # Milvus Lite locks its file: let the server open it
+            from embeddings.stores.milvus import release
+
+            release(config["uri"])
+        print(f"{store_name}: serving", file=sys.stderr)
+        entry["serve"] = serve_and_ask(index_dir, env, questions, free_port())
+        print(f"{store_name}: {entry['serve']}", file=sys.stderr)
+        results["stores"][store_name] = entry
+        write_results(f"scale-corpus-{args.corpus}", results)
+    results["total_s"] = time.perf_counter() - t0
+    path = write_results(f"scale-corpus-{args.corpus}", results)
+    tmp_ctx.cleanup()
+    _ = Settings
+    rows = []
+    for store_name, e in results["stores"].items():
+        b, s = e["build"], e["serve"]
+        rows.append([store_name, b["passages"], b["units"], round(b["seconds"]),
+                     round(b["stages_s"].get("vector store", 0)), round(b["stages_s"].get("BM25 index", 0)),
+                     round(e["disk_mib"]["index folder"] + e["disk_mib"].get("milvus.db (outside the folder)", 0)),
+                     round(s["rss_after_mib"]), round(s["stage_ms"].get("dense", {}).get("p50", float("nan")), 1),
+                     round(s["stage_ms"].get("dense", {}).get("p99", float("nan")), 1),
+                     round(s["stage_ms"].get("keyword", {}).get("p50", float("nan")), 1),
+                     round(s["answer_ms"]["p50"], 1), round(s["answer_ms"]["p99"], 1)])
+    print(f"## bench.scale --corpus {args.corpus:,} ({info['cpus']} CPUs, {info['date']})\n")
+    print(table(["store", "passages", "units", "build s", "vector store s", "BM25 s", "on disk MiB",
+                 "serve RSS MiB", "dense p50 ms", "dense p99 ms", "keyword p50 ms", "answer p50 ms",
+                 "answer p99 ms"], rows))
     print(f"\nwrote {path}")
 
 

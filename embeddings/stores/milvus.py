@@ -58,8 +58,28 @@ def client(uri: str, token: str | None = None):
             try:
                 _clients[key] = pymilvus.MilvusClient(uri=uri, token=token or "", timeout=30)
             except Exception as exc:
-                raise StoreError(f"cannot reach Milvus at {uri} ({_first_line(exc)}); is it running?") from exc
+                raise _unreachable(uri, exc) from exc
         return _clients[key]
+
+
+def release(uri: str, token: str | None = None) -> None:
+    """Close this process's client of ``uri``; for a Milvus Lite file, also stop its engine and free the file
+    (Milvus Lite locks its file: one process at a time)."""
+    uri = normalize_uri(uri)
+    with _lock:
+        milvus = _clients.pop((uri, token or ""), None)
+    if milvus is not None:
+        milvus.close()
+    if not re.match(r"^[a-z]+://", uri):
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(uri)
+
+
+def _unreachable(uri: str, exc: BaseException) -> StoreError:
+    hint = ("Milvus Lite opens a file in one process at a time: is another `qa serve` or `qa build` using it? "
+            "For several processes run a Milvus server" if not re.match(r"^[a-z]+://", uri) else "is it running?")
+    return StoreError(f"cannot open Milvus at {uri} ({_first_line(exc)}); {hint}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -157,7 +177,7 @@ class MilvusStore:
         except StoreError:
             raise
         except Exception as exc:
-            raise StoreError(f"cannot reach Milvus at {uri} ({_first_line(exc)}); is it running?") from exc
+            raise _unreachable(str(uri), exc) from exc
 
     def save(self, folder: Path) -> None:
         """Nothing to write: the rows are in Milvus and the manifest names the collection."""
@@ -229,7 +249,8 @@ class MilvusStore:
             return np.zeros((0, self.dim), np.float32)
         first, last = int(first), int(first) + int(count)
         try:
-            rows = self._client.query(self.collection, filter=f"{ID} >= {first} and {ID} < {last}",
+            # a primary-key list is a point lookup (Milvus Lite: ~1 ms; a range filter scans, ~30 ms at 20k rows)
+            rows = self._client.query(self.collection, filter=f"{ID} in {list(range(first, last))}",
                                       output_fields=[ID, VECTOR], limit=count)
         except Exception as exc:
             raise StoreError(f"Milvus query in {self.collection!r} failed ({_first_line(exc)})") from exc
