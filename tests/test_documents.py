@@ -307,9 +307,9 @@ def test_utf8_bom_file(tmp_path: Path) -> None:
     (tmp_path / "bom.md").write_bytes(raw)
     [doc] = load_documents([tmp_path / "bom.md"])
     assert (doc.id, doc.source, doc.encoding, doc.title) == ("bom", "bom.md", "utf-8-sig", "标题")
-    assert doc.text == "# 标题\n\n正文第一句。"
+    assert doc.text == "标题\n\n正文第一句。"  # a Markdown heading without its # marks (it is a section)
     assert doc.sha256 == hashlib.sha256(raw).hexdigest()
-    assert [(p.text, p.char_start, p.section) for p in split_passages(doc)] == [("标题正文第一句。", 2, "标题")]
+    assert [(p.text, p.char_start, p.section) for p in split_passages(doc)] == [("标题正文第一句。", 0, "标题")]
 
 
 def test_gb18030_file(tmp_path: Path) -> None:

@@ -104,6 +104,7 @@ class DocumentError(Exception):
 
 
 HEADING_MAX = 40  # characters of a heading or caption, after normalisation
+STRUCTURED = ("md", "docx", "html")  # formats whose readers mark headings: the splitter does not guess them
 HEADING_LINES = 3
 TITLE_MAX = 60
 
@@ -397,11 +398,12 @@ class _Unit:
 
 
 class _Splitter:
-    def __init__(self, text: str, min_chars: int, max_chars: int) -> None:
+    def __init__(self, text: str, min_chars: int, max_chars: int, headings: set[int] | None = None) -> None:
         self.text = text
         self.min_chars = min_chars
         self.max_chars = max_chars
         self.heading_max = min(HEADING_MAX, max_chars)
+        self.headings = headings  # where the known headings start (structured formats); None: guess them
 
     def norm_len(self, start: int, end: int) -> int:
         return len(normalize_whitespace(self.text[start:end]))
@@ -458,6 +460,8 @@ class _Splitter:
                 nxt = units[j]
                 if self.ends_sentence(first.start, end):
                     break
+                if self.headings is not None and (first.start in self.headings or nxt.start in self.headings):
+                    break
                 if self.heading_shaped(first.start, end, lines) and self.text[nxt.start] not in _CONT_START:
                     break
                 end, lines, j = nxt.end, lines + nxt.lines, j + 1
@@ -467,6 +471,8 @@ class _Splitter:
 
     def kind(self, first: _Unit, end: int, lines: int, n_units: int) -> str:
         start = first.start
+        if self.headings is not None:  # a structured document says which lines are headings: no guessing
+            return "heading" if start in self.headings and self.norm_len(start, end) <= self.max_chars else "body"
         if first.markdown:
             return "heading" if self.norm_len(start, end) <= self.max_chars else "body"
         if self.heading_shaped(start, end, lines):
@@ -576,7 +582,8 @@ def split_passages(
     """
     text = doc.text
     line_starts = [0] + [m.end() for m in _BREAK.finditer(text)]
-    splitter = _Splitter(text, min_chars, max(1, max_chars))
+    headings = {int(offset) for offset, _, _ in doc.sections} if doc.format in STRUCTURED else None
+    splitter = _Splitter(text, min_chars, max(1, max_chars), headings)
     pages = list(doc.pages)
     out = []
     spans = splitter.passages(merge_headings)
