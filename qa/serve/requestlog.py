@@ -71,7 +71,7 @@ class JsonFormatter(logging.Formatter):
         if isinstance(fields, dict):
             data.update(fields)
         else:
-            data.update(logger=record.name, message=record.getMessage())
+            data.update(logger=record.name, message=record.getMessage(), worker=record.process)
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info).splitlines()[-1]
         return json.dumps(data, ensure_ascii=False, default=str)

@@ -186,8 +186,11 @@ class Service:
             return self.error.message if self.error else "no index loaded"
         try:
             read_manifest(self.index_dir.resolve())
+        except IndexNotFound:
+            return (f"the index at {self.index_dir} has gone (deleted or moved); answers still come from the copy "
+                    f"in memory; rebuild it with `qa build --index {self.index_dir}`")
         except QAError as exc:
-            return exc.message
+            return f"the index at {self.index_dir} cannot be read: {exc.message}"
         if not (retriever.index.path / MANIFEST).is_file():
             return f"the index build being served ({retriever.index.path}) is gone; rebuild with `qa build`"
         return None
