@@ -393,7 +393,7 @@ def _prune(builds: Path, keep: Path) -> None:
 
 
 def _prune_files(index_dir: Path) -> None:
-    """Delete stored originals that no remaining build refers to."""
+    """Delete stored originals that no remaining build refers to (uploads in flight are left alone)."""
     folder = files_dir(index_dir)
     if not folder.is_dir():
         return
@@ -405,8 +405,11 @@ def _prune_files(index_dir: Path) -> None:
             continue
         wanted |= {s.get("file") for s in manifest.get("sources", []) if isinstance(s, dict)}
     for path in folder.iterdir():
-        if path.name not in wanted:
-            try:
+        try:
+            if path.name.startswith("."):  # an upload being received, or a copy being made: only when stale
+                if time.time() - path.stat().st_mtime > 3600:
+                    path.unlink()
+            elif path.name not in wanted:
                 path.unlink()
-            except OSError:
-                pass
+        except OSError:
+            pass
