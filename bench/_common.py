@@ -171,12 +171,17 @@ class Server:
 
     def __enter__(self) -> Server:
         cmd = qa_command("serve", "--index", str(self.index_dir), "--host", "127.0.0.1", "--port", str(self.port))
-        self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        # stderr (one JSON line per request) into a file: a pipe nobody reads would fill and stall the server
+        import tempfile
+
+        self.log = tempfile.TemporaryFile(mode="w+", prefix="bench-serve-", suffix=".log")
+        self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log,
                                      text=True, start_new_session=True)
         deadline = time.monotonic() + self.startup_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"qa serve exited ({self.proc.returncode}): {self.proc.stderr.read()[-3000:]}")
+                self.log.seek(0)
+                raise SystemExit(f"qa serve exited ({self.proc.returncode}): {self.log.read()[-3000:]}")
             try:
                 with urllib.request.urlopen(self.url + "/api/health", timeout=2) as resp:
                     if json.loads(resp.read()).get("ok"):
@@ -202,8 +207,17 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(timeout=15)
 
+    def log_text(self) -> str:
+        """What the server wrote to stderr so far."""
+        self.log.flush()
+        self.log.seek(0)
+        text = self.log.read()
+        self.log.seek(0, 2)
+        return text
+
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        self.log.close()
 
 
 class RssSampler:

@@ -5,7 +5,11 @@ RSS of the process tree is sampled every 0.1 s with psutil. For the server: star
 For the build: the corpus of bench.build (first ``--per-corpus`` records of each evaluation corpus) with a
 fresh embedding cache, per backend.
 
-    .venv/bin/python -m bench.memory [--per-corpus 40] [--backends torch,onnx]
+Workers (``--workers 1,2,3``): `qa serve --workers N` after questions to every worker; per worker process its
+RSS, USS (its own pages) and PSS (shared pages split between the sharers: model files and the memory-mapped
+index); what each extra worker adds is the growth of the tree's summed PSS per added worker.
+
+    .venv/bin/python -m bench.memory [--per-corpus 40] [--backends torch,onnx] [--workers 1,2,3]
 """
 
 from __future__ import annotations
@@ -53,6 +57,38 @@ def serve_memory(index_dir: Path, backend: str, questions: list[str], n: int) ->
                 "rss_after_mib": full.rss / MIB, "uss_after_mib": full.uss / MIB, "pss_after_mib": full.pss / MIB}
 
 
+def _worker_processes(pid: int) -> list:
+    import psutil
+
+    parent = psutil.Process(pid)
+    return [c for c in parent.children(recursive=True)
+            if "resource_tracker" not in " ".join(c.cmdline()) and c.memory_info().rss > 100 * MIB]
+
+
+def workers_memory(index_dir: Path, backend: str, workers: int, questions: list[str], n: int) -> dict:
+    """`qa serve --workers N`: memory per worker once every worker has loaded and answered."""
+    import psutil
+
+    env = env_with(QA_CACHE_SIZE=0, QA_RELOAD_INTERVAL_S=0, QA_BACKEND=backend, QA_WORKERS=workers)
+    with Server(index_dir, env) as server:
+        deadline = time.monotonic() + 600
+        while server.log_text().count("loaded index") < workers and time.monotonic() < deadline:
+            time.sleep(0.5)
+        for q in (questions * (n * workers // len(questions) + 1))[: n * workers]:
+            server.ask(q)  # new connections: the kernel spreads them over the workers
+        time.sleep(0.5)
+        procs = [server.proc] if workers == 1 else _worker_processes(server.proc.pid)
+        rows = []
+        for p in procs:
+            full = psutil.Process(p.pid).memory_full_info()
+            rows.append({"pid": p.pid, "rss_mib": full.rss / MIB, "uss_mib": full.uss / MIB, "pss_mib": full.pss / MIB})
+        parent = psutil.Process(server.proc.pid).memory_full_info()
+        total_pss = sum(r["pss_mib"] for r in rows) + (parent.pss / MIB if workers > 1 else 0.0)
+        return {"backend": backend, "workers": workers, "processes": rows, "supervisor_pss_mib":
+                parent.pss / MIB if workers > 1 else 0.0, "total_pss_mib": total_pss,
+                "total_rss_mib": sum(r["rss_mib"] for r in rows)}
+
+
 def build_memory(sources: list[Path], tmp: Path, backend: str) -> dict:
     cache = cache_dir_with_models(tmp / f"cache-{backend}")
     env = env_with(QA_CACHE_DIR=cache, QA_BACKEND=backend)
@@ -74,10 +110,13 @@ def main() -> None:
     parser.add_argument("--per-corpus", type=int, default=40, help="first N records of each corpus (0: all)")
     parser.add_argument("--backends", default="torch,onnx")
     parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--workers", default="1,2,3", help="worker counts to measure (empty: skip)")
     args = parser.parse_args()
+    worker_counts = [int(w) for w in args.workers.split(",") if w]
     backends = [b for b in args.backends.split(",") if b and (b != "onnx" or onnx_available())]
     info = machine()
-    results: dict = {"machine": info, "params": vars(args) | {"backends": backends}, "serve": [], "build": []}
+    results: dict = {"machine": info, "params": vars(args) | {"backends": backends}, "serve": [], "build": [],
+                     "workers": []}
     questions = load_seed_questions()
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp_name:
         tmp = Path(tmp_name)
@@ -86,6 +125,9 @@ def main() -> None:
             build_seed_index(index_dir, env_with(QA_BACKEND=backend))
             results["serve"].append(serve_memory(index_dir, backend, questions, args.questions))
             write_results("memory", results)
+            for workers in worker_counts:
+                results["workers"].append(workers_memory(index_dir, backend, workers, questions, 5))
+                write_results("memory", results)
         if not args.skip_build:
             sources = sample_corpora(tmp / "corpus", args.per_corpus)
             results["corpus"] = corpus_stats(sources)
@@ -99,6 +141,18 @@ def main() -> None:
     print(table(["qa serve (seeds)", "questions", "peak RSS MiB", "RSS after MiB", "USS MiB", "PSS MiB"],
                 [[s["backend"], s["questions"], round(s["peak_rss_mib"]), round(s["rss_after_mib"]),
                   round(s["uss_after_mib"]), round(s["pss_after_mib"])] for s in results["serve"]]))
+    if results["workers"]:
+        rows = []
+        for w in results["workers"]:
+            one = next((x for x in results["workers"] if x["backend"] == w["backend"] and x["workers"] == 1), None)
+            extra = (w["total_pss_mib"] - one["total_pss_mib"]) / (w["workers"] - 1) if one and w["workers"] > 1 \
+                else None
+            rows.append([w["backend"], w["workers"], round(w["total_rss_mib"]), round(w["total_pss_mib"]),
+                         ", ".join(f"{p['uss_mib']:.0f}" for p in w["processes"]),
+                         round(extra) if extra is not None else "-"])
+        print()
+        print(table(["qa serve --workers", "N", "sum of RSS MiB", "sum of PSS MiB", "USS per worker MiB",
+                     "PSS added per extra worker MiB"], rows))
     if results["build"]:
         c = results["corpus"]
         print(f"\nqa build: {c['documents']} documents, {c['passages']} passages, {c['units']} units\n")

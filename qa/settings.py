@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(5.0, gt=0, description="a request body that stalls this long gets 408")
     shutdown_timeout_s: float = Field(10.0, gt=0, description="on SIGTERM, longest wait for requests in flight")
     workers: int = Field(1, ge=1, le=64, description="worker processes of `qa serve`")
+    adaptive_threads: bool = Field(True, description="a question alone on idle cores is encoded on all of them "
+                                   "(query_threads otherwise); see qa/serve/threads.py")
     log_questions: bool = Field(False, description="put the question text in the request log lines")
     cors_origins: str = Field("", description="comma-separated origins allowed by CORS (empty: CORS off)")
     feedback_db: Path | None = Field(None, description="feedback SQLite file [default: beside the index]")

@@ -75,6 +75,10 @@ class Gate:
             self._active -= 1
             self._cond.notify()
 
+    def load(self) -> int:
+        """Questions holding or waiting for a slot now."""
+        return self._active + self._waiting
+
 
 class AnswerCache:
     """Recent results for identical questions, for a short time."""
@@ -115,6 +119,15 @@ class Service:
         self._stamp: tuple | None = None
         self._reload_lock = threading.Lock()
         self.gate = Gate(settings.max_concurrency, settings.max_queue, settings.queue_timeout_s)
+        if settings.adaptive_threads:  # every core for a question alone, query_threads under load (qa.serve.threads)
+            from embeddings.model import cpu_count
+
+            from .threads import LoadAwareEmbedder
+
+            self.embedder = embedder = LoadAwareEmbedder(
+                embedder, alone=lambda: self.gate.load() <= 1, idle_threads=cpu_count(),
+                busy_threads=settings.query_threads,
+            )
         # the model runs on these few long-lived threads only, never on the web server's many worker
         # threads: each new thread that runs torch gets its own allocator arena and OpenMP team, and
         # the process grew under sustained load while requests moved between threads (bench/load.py)
