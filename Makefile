@@ -30,7 +30,10 @@ index: model
 	@if [ -f $(INDEX_DIR)/manifest.json ]; then echo "index present at $(INDEX_DIR) (rebuild with: $(QA) build --source seeds)"; \
 	else $(QA) build --source seeds --index $(INDEX_DIR); fi
 
-run: index
+# the port and the index directory are checked first: a busy port fails in one line before the model loads
+run: install
+	@$(QA) serve --check --index $(INDEX_DIR) --host $(HOST) --port $(PORT)
+	@$(MAKE) --no-print-directory index
 	$(QA) serve --index $(INDEX_DIR) --host $(HOST) --port $(PORT)
 
 serve: run

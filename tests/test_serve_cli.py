@@ -236,3 +236,15 @@ def _ok(base: str) -> bool:
         return httpx.get(f"{base}/api/health", timeout=5).json().get("ok") is True
     except (httpx.HTTPError, ValueError):
         return False
+
+
+def test_check_only_checks(tmp_path):
+    """`qa serve --check` (what `make run` runs first): exit 0 and silence when the port is free."""
+    proc = subprocess.run([*QA, "serve", "--check", "--index", str(tmp_path / "index"), "--port", str(free_port())],
+                          capture_output=True, text=True, env=qa_env(), cwd=ROOT, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    with socket.socket() as busy:
+        busy.bind((HOST, 0))
+        busy.listen()
+        failed = serve_fails("--check", "--port", str(busy.getsockname()[1]))
+    assert "in use" in failed.stderr

@@ -20,8 +20,10 @@ _ENV = {"index_dir": "QA_INDEX_DIR", "host": "QA_HOST", "port": "QA_PORT", "work
 @click.option("--port", default=None, type=int, help="Port [default: 8000]; 0 picks a free one.")
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
               help="Worker processes sharing the memory-mapped index [default: QA_WORKERS or 1].")
+@click.option("--check", is_flag=True, help="Only check the port and the index directory, then exit (make run "
+                                            "does this before any slow step).")
 @friendly
-def serve(index_dir: Path | None, host: str | None, port: int | None, workers: int | None) -> None:
+def serve(index_dir: Path | None, host: str | None, port: int | None, workers: int | None, check: bool) -> None:
     """Serve the chat page (/), the API (/api, docs at /docs) and metrics (/metrics).
 
     Checks the port and the index directory before loading the model. Each worker loads the model
@@ -40,6 +42,9 @@ def serve(index_dir: Path | None, host: str | None, port: int | None, workers: i
     server.check_port(settings.port)
     server.check_index_dir(settings.index_dir)
     sock = server.bind(settings.host, settings.port)
+    if check:
+        sock.close()
+        return
     bound_port = sock.getsockname()[1]
     warning = server.exposure_warning(settings.host, settings.admin_token)
     if warning:
