@@ -526,6 +526,31 @@ def serve_and_ask(index_dir: Path, env: dict, questions: list[str], port: int, l
     return out
 
 
+_KEYWORD_LOADER = """
+import sys, psutil, bm25s
+from pathlib import Path
+from qa.index.keywords import KeywordIndex
+before = psutil.Process().memory_full_info()
+bm25 = bm25s.BM25.load(str(Path(sys.argv[1]) / "keywords"), mmap=sys.argv[2] == "1", show_progress=False, verbosity=0)
+index = KeywordIndex(bm25, "bigram")
+for q in ("医院发热患者有多少人", "荆州市卒中中心在全国排第几", "十堰市中西医结合医院"):
+    index.scores(q)
+after = psutil.Process().memory_full_info()
+print((after.rss - before.rss) / 2**20, (after.uss - before.uss) / 2**20)
+"""
+
+
+def keyword_memory(folder: Path) -> dict:
+    """Memory a process gains loading the BM25 index read whole vs memory-mapped (three questions scored)."""
+    out = {}
+    for label, flag in (("read whole", "0"), ("memory-mapped", "1")):
+        proc = subprocess.run([PY, "-c", _KEYWORD_LOADER, str(folder), flag], cwd=ROOT, capture_output=True,
+                              text=True, timeout=600)
+        rss, uss = (float(x) for x in proc.stdout.split()) if proc.returncode == 0 else (float("nan"),) * 2
+        out[label] = {"rss_mib": rss, "uss_mib": uss}
+    return out
+
+
 def corpus_main(args) -> None:
     from qa.index.store import load_index
     from qa.settings import Settings
@@ -565,6 +590,7 @@ def corpus_main(args) -> None:
         if store_name == "milvus":
             entry["disk_mib"]["milvus.db (outside the folder)"] = du_mib(Path(config["uri"]))
         entry["embedding_cache_mib"] = du_mib(cache / "embeddings.sqlite")
+        entry["keyword_memory"] = keyword_memory(real)
         gc.collect()
         rss0 = rss_bytes()
         start = time.perf_counter()

@@ -82,6 +82,8 @@ class RayEmbedder:
         self._ray = ray
         self._started = False
         runtime_env = {"py_modules": [str(Path(__file__).resolve().parent)]}
+        if address != "auto":
+            check_address(address)  # ray.init would retry an unreachable address for minutes
         try:
             if address == "auto":
                 try:
@@ -169,6 +171,19 @@ class RayEmbedder:
             self._actors = []
             self._ray.shutdown()
             self._started = False
+
+
+def check_address(address: str, timeout_s: float = 5.0) -> None:
+    """Raise :class:`ClusterError` at once when nothing listens at ``host:port`` (``ray://`` allowed)."""
+    import socket
+
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            return
+    except (OSError, ValueError) as exc:
+        raise ClusterError(f"no Ray cluster answers at {address} ({exc.__class__.__name__}); start one with "
+                           "`ray start --head`, or use --ray auto") from exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -140,6 +140,18 @@ def test_ray_build_on_two_nodes_resumes_and_matches_the_local_vectors(tmp_path, 
     assert cosine.min() >= 0.999, (cosine.min(), int(np.argmin(cosine)))
 
 
+def test_unreachable_ray_address_is_one_line_before_the_model_loads(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra (make test installs it)")
+    started = time.time()
+    out = subprocess.run([str(BIN / "qa"), "build", "--source", str(ROOT / "seeds"), "--ray", "127.0.0.3:1"],
+                         env={**os.environ, "QA_INDEX_DIR": str(tmp_path / "index")}, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.strip().count("\n") == 0 and "no Ray cluster answers at 127.0.0.3:1" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "index").exists()
+    assert time.time() - started < 60
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--inside", type=Path, required=True)

@@ -86,6 +86,10 @@ def build(sources: tuple[Path, ...], index_dir: Path | None, keywords: str, vect
         check_store(settings.vector_store_config())  # a vector store out of reach fails before the model loads
     except StoreError as exc:
         raise click.ClickException(str(exc).strip().splitlines()[0]) from None
+    if ray_address and ray_address != "auto":
+        from embeddings.cluster import check_address
+
+        check_address(ray_address)  # an unreachable cluster fails before the model loads
     embedder = main.load_model(settings)
     if ray_address:
         from embeddings.cluster import RayEmbedder
