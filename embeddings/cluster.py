@@ -23,8 +23,10 @@ import numpy as np
 from .model import Embedder, ModelLoadError, load_embedder
 
 log = logging.getLogger(__name__)
-# Passages per model call on a worker. bench.ray_build measured units/s on the two-node, one-CPU-per-node
-# test cluster for 16/32/64; 32 was best or within noise (README, *Performance*), the same as a local build.
+# Units per model call on a worker: the local build's 32, which bench.build measured against 128 and 512
+# (7.1 / 7.2 / 6.1 units/s, bench/README.md); the same batches as a local build also give the same padding,
+# so the same vectors. One worker per CPU with one thread each: on busy cores a one-thread encode ran 3x
+# faster than a two-thread one (bench.build), and each Ray worker then holds one model.
 BATCH_SIZE = 32
 
 
