@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow
 QUESTION = "荆州二医在封城期间接诊了多少发热患者？"
 QUESTION_EN = "How many fever patients did Jingzhou No.2 Hospital receive during the lockdown?"
 FEVER_DOC = "000_769629a9341062f1"
-ASK_KEYS = {"question", "found", "answer", "passages", "unknown_terms", "took_ms", "timings_ms"}
+ASK_KEYS = {"question", "found", "answer", "passages", "unknown_terms", "took_ms", "timings_ms", "understood_as",
+            "drew_on", "carried", "confidence"}
 PASSAGE_KEYS = {
     "rank", "id", "doc_id", "title", "source", "text", "score", "dense_score", "keyword_score", "confident",
     "line_start", "line_end", "char_start", "char_end", "page_start", "page_end", "section",

@@ -25,7 +25,8 @@ SEEDS = ROOT / "seeds"
 QA = Path(sys.executable).with_name("qa")
 QUESTION = "荆州二医在封城期间接诊了多少发热患者？"
 TITLE = "抢抓机遇乘势而上 同心筑梦共创未来"
-ASK_KEYS = {"question", "found", "answer", "passages", "unknown_terms", "took_ms", "timings_ms"}
+ASK_KEYS = {"question", "found", "answer", "passages", "unknown_terms", "took_ms", "timings_ms", "understood_as",
+            "drew_on", "carried", "confidence"}
 
 
 def qa(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

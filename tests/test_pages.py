@@ -64,7 +64,7 @@ def test_chat_page_structure(client):
     assert form["method"].lower() == "post" and form["action"] == "/"
     textarea = form.find("textarea")
     assert textarea["name"] == "question"
-    assert form.find("button", attrs={"type": "submit"}).get_text(strip=True) == "发送"
+    assert form.select_one("button.send[type=submit]").get_text(strip=True) == "发送"
     assert page.select_one("#history") is not None and not page.select(".turn")
 
     for tag in page.find_all(["link", "script", "img", "iframe", "source"]):

@@ -58,7 +58,7 @@ def test_english_question(retriever):
 
 
 def test_english_coverage_counts_dictionary_renderings(retriever):
-    from qa.search.glossary import english_terms
+    from qa.glossary import english_terms
 
     question = "How many fever patients did Jingzhou No.2 Hospital receive during the lockdown?"
     terms = english_terms(question)

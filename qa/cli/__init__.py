@@ -4,7 +4,7 @@ Every failure a user can fix prints one line saying what to do, and exits 1; no 
 lives in a module of its own and registers itself on the one group in :mod:`qa.cli.main`.
 """
 
-from . import ask, build, collection, evaluate, feedback, serve  # noqa: F401  (registers the commands)
+from . import ask, build, chat, collection, entities, evaluate, feedback, serve  # noqa: F401  (registers the commands)
 from .main import cli
 
 __all__ = ["cli"]

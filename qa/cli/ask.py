@@ -18,6 +18,8 @@ def _print_result(result, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(response.model_dump(), ensure_ascii=False, indent=2))
         return
+    if response.understood_as and response.understood_as != response.question:
+        click.echo(f"理解为 / understood as: {response.understood_as}")
     if response.found and response.answer:
         click.secho(f"答案 / answer: {response.answer.display}", bold=True)
         click.echo(f"  [{response.answer.passage}] chars {response.answer.char_start}-{response.answer.char_end}")
@@ -39,23 +41,59 @@ def _print_result(result, as_json: bool) -> None:
 @index_option
 @click.option("-k", "--top-k", default=5, show_default=True, type=click.IntRange(1, 50), help="Passages to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
+@click.option("--history", "history_file", type=click.Path(path_type=Path), default=None,
+              help="JSON file: the earlier turns, oldest first, as in the API: [{\"question\": …, \"answer\": …}].")
 @friendly
-def ask(question: str, index_dir: Path | None, top_k: int, as_json: bool) -> None:
+def ask(question: str, index_dir: Path | None, top_k: int, as_json: bool, history_file: Path | None) -> None:
     """Ask a question and print the cited passages.
 
     \b
     Examples:
         qa ask "荆州二医在封城期间接诊了多少发热患者？"
         qa ask "How many fever patients did Jingzhou No.2 Hospital see?" --json
+        qa ask "那荆州一医呢？" --history turns.json
     """
-    from ..index.store import load_index, read_manifest
-    from ..search.answer import ask as answer
-    from ..search.retriever import Retriever
+    from ..search.answer import ask_turn
     from ..serve.service import validate_question
 
     settings = _settings(index_dir=index_dir)
     question = validate_question(question)
+    history = read_history(history_file) if history_file else []
+    retriever = open_retriever(settings)
+    _print_result(ask_turn(retriever, question, history, top_k), as_json)
+
+
+def read_history(path: Path):
+    """The turns of a --history file, checked as the API checks them; one line saying what is wrong."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from ..serve.schemas import HistoryTurn
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise click.ClickException(f"cannot read --history {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise click.ClickException(f"--history {path} is not UTF-8 JSON ({exc.__class__.__name__})") from None
+    try:
+        turns = TypeAdapter(list[HistoryTurn]).validate_python(data, strict=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        raise click.ClickException(f"--history {path}: {where}: {first.get('msg')} "
+                                   '(expected a JSON list of {"question": "…", "answer": "…" or null})') from None
+    from ..search.conversation import MAX_TURNS, Turn
+
+    if len(turns) > MAX_TURNS:
+        raise click.ClickException(f"--history {path}: {len(turns)} turns; at most {MAX_TURNS}")
+    return [Turn(t.question, t.answer) for t in turns]
+
+
+def open_retriever(settings):
+    """Load the model and the index of ``settings`` (the index checked first: no model load for nothing)."""
+    from ..index.store import load_index, read_manifest
+    from ..search.retriever import Retriever
+
     read_manifest(settings.index_dir.resolve())  # fail fast, before loading the model
     embedder = main.load_model(settings)
-    index = load_index(settings.index_dir, embedder)
-    _print_result(answer(Retriever(embedder, index), question, top_k), as_json)
+    return Retriever(embedder, load_index(settings.index_dir, embedder))

@@ -78,6 +78,11 @@ class Entity:
     def mentions(self) -> int:
         return sum(self.docs.values())
 
+    def summary(self) -> dict:
+        """What ``qa entities --json`` and ``GET /api/entities`` show of it."""
+        return {"id": self.id, "name": self.name, "kind": self.kind, "aliases": self.aliases,
+                "mentions": self.mentions, "docs": self.docs, "main_of": self.main_of, "english": self.english}
+
 
 # ------------------------------------------------------------------------------------ helpers
 

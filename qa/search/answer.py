@@ -15,6 +15,7 @@ import numpy as np
 from ..glossary import chinese_keywords
 from ..ingest.documents import normalize_whitespace
 from .attributes import Asked, asked, has_kind, has_measure, term_share
+from .conversation import Turn, Understood, resolve
 from .decision import Verdict, features, load_decision
 from .retriever import Hit, Retriever
 
@@ -52,8 +53,10 @@ class Result:
     unknown_terms: tuple[str, ...] = ()
     # milliseconds per stage: encode, dense, keyword, fuse, answer
     timings_ms: dict[str, float] = field(default_factory=dict)
-    # how sure the found decision is (0..1) and the threshold it was held against
+    # how sure the found decision is (0..1)
     confidence: float | None = None
+    # how a follow-up was understood (qa.search.conversation); None when asked alone
+    understood: Understood | None = None
 
 
 def question_asks(retriever: Retriever, question: str) -> Asked:
@@ -147,3 +150,18 @@ def ask(
     timings["answer"] = round((time.perf_counter() - clock) * 1000, 2)
     return Result(question, verdict.found, answer, hits, round((time.perf_counter() - started) * 1000, 1),
                   tuple(retriever.unknown_terms(question)), timings, verdict.probability)
+
+
+def ask_turn(
+    retriever: Retriever, question: str, history: Sequence[Turn] = (), k: int = 5, *,
+    doc_ids: Collection[str] | None = None, understood: Understood | None = None,
+) -> Result:
+    """Answer one turn of a conversation: resolve the follow-up against ``history`` (or take ``understood``,
+    already resolved), ask its standalone form, and report both."""
+    started = time.perf_counter()
+    understood = understood or resolve(retriever, question, history)
+    resolve_ms = round((time.perf_counter() - started) * 1000, 2)
+    result = ask(retriever, understood.question, k, doc_ids=doc_ids, context=understood.entities)
+    timings = {"resolve": resolve_ms, **result.timings_ms} if history else result.timings_ms
+    return replace(result, question=question, understood=understood, timings_ms=timings,
+                   took_ms=round(result.took_ms + resolve_ms, 1))

@@ -9,6 +9,7 @@ something the documents never mention is refused first (:mod:`qa.search.terms`).
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import time
@@ -127,7 +128,7 @@ class Retriever:
             if keywords.mode == "bigram"
             else frozenset(t for p in index.passages for t in tokenize(p.text, "bigram"))
         )
-        self.entities = _entity_table(index)
+        self.entities = entity_table(index)
         self.mention_finder = MentionFinder(self.entities, self.corpus_has)
         self.grounding = Grounding(self.entities, [p.doc_id for p in index.passages])
         self.mentions = lru_cache(maxsize=4096)(self.mention_finder.find)
@@ -136,6 +137,21 @@ class Retriever:
     def corpus_has(self, folded: str) -> bool:
         """True when the folded, whitespace-free ``folded`` occurs in the documents."""
         return folded in self._text
+
+    def passage_with(self, text: str) -> int | None:
+        """The row of the first passage containing ``text`` (folded, whitespace ignored), or None."""
+        at = self._text.find(squeeze(fold(text)))
+        if at < 0:
+            return None
+        return bisect.bisect_right(self._line_starts, at) - 1
+
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        starts, at = [], 0
+        for p in self.index.passages:
+            starts.append(at)
+            at += len(squeeze(fold(p.text))) + 1
+        return starts
 
     def coverage(self, question: str, text: str) -> float:
         """Share of the question's idf-weighted keyword mass found in ``text`` (0..1); for an English
@@ -334,7 +350,7 @@ class Retriever:
         return dense >= cal.dense_min or (coverage >= cal.coverage_min and dense >= cal.dense_with_coverage_min)
 
 
-def _entity_table(index: CorpusIndex) -> EntityTable:
+def entity_table(index: CorpusIndex) -> EntityTable:
     """The index's entity table: stored with it, or (an index built before entities were) made now."""
     table = getattr(index, "entities", None)
     if table is None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Request
 
 from .. import __version__
 from ..errors import AdminDisabled
-from .schemas import AskRequest, AskResponse, ErrorOut, HealthOut
+from .schemas import AskFilter, AskRequest, AskResponse, EntityOut, ErrorOut, HealthOut
 from .security import check_bearer, require_json
 from .service import Service
 
@@ -27,7 +27,19 @@ router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_js
 @router.post("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question")
 def ask(body: AskRequest, service: ServiceDep) -> AskResponse:
     """Return the passages that answer the question, each cited, and the answer sentence when one is reliable."""
-    return AskResponse.from_result(service.ask(body.question, body.top_k))
+    scope = body.filter or AskFilter()
+    return AskResponse.from_result(
+        service.ask(body.question, body.top_k, doc_ids=scope.doc_ids, source=scope.source, history=body.turns())
+    )
+
+
+@router.get("/entities", response_model=list[EntityOut], responses=ERRORS, summary="What the documents are about")
+def entities(service: ServiceDep, kind: str | None = None, limit: int = 200) -> list[EntityOut]:
+    """The entities of the index (organisations with their aliases, people, places, units), the documents that
+    mention each and the ones mainly about each; the main subjects first. ``kind`` filters, ``limit`` caps."""
+    table = service.current().entities
+    chosen = [e for e in table.entities if kind is None or e.kind == kind][: max(0, min(limit, 5000))]
+    return [EntityOut(**e.summary()) for e in chosen]
 
 
 @router.get("/health", response_model=HealthOut, summary="Model and index status")

@@ -21,8 +21,10 @@ from fastapi.templating import Jinja2Templates
 from ..errors import DocumentNotFound, QAError
 from ..ingest.documents import Document
 from ..search.answer import Result
+from ..search.conversation import MAX_TURNS
 from ..settings import Settings
 from .service import Service
+from .transcript import PastCitation, PastTurn, history, parse_turns, to_markdown
 
 NOT_FOUND_TEXT = "文档中没有找到可靠的答案。"
 _BREAK = re.compile(r"\r\n|\r|\n")  # the line breaks qa.ingest.documents counts lines by
@@ -79,6 +81,16 @@ class PassageView:
     section: str | None = None  # heading path (Markdown, Word, web pages)
     id: str = ""
 
+    @property
+    def where(self) -> str:
+        """第 2 页，第 35-41 行 (as the citation shows it)."""
+        pages = ""
+        if self.page_start:
+            last = f"-{self.page_end}" if self.page_end and self.page_end != self.page_start else ""
+            pages = f"第 {self.page_start}{last} 页，"
+        last_line = f"-{self.line_end}" if self.line_end != self.line_start else ""
+        return f"{pages}第 {self.line_start}{last_line} 行"
+
 
 @dataclass
 class Reply:
@@ -91,6 +103,15 @@ class Reply:
     error: str = ""
     status: int = 200
     unknown_terms: list[str] = field(default_factory=list)
+    understood_as: str = ""  # the standalone question searched, when it differs from the question
+
+    def past(self) -> PastTurn:
+        """This reply as an earlier turn of the conversation (what the next form carries)."""
+        cited = [p for p in self.passages if p.rank == self.answer_rank] if self.found else []
+        citations = [PastCitation(rank=p.rank, title=p.title[:300], source=p.source[:300], where=p.where,
+                                  href=p.href) for p in cited + [p for p in self.passages if p not in cited]][:5]
+        return PastTurn(question=self.question[:1000] or "?", understood_as=self.understood_as or None,
+                        answer=self.answer or None, citations=citations)
 
 
 def source_href(doc_id: str, start: int, end: int, line: int, answer: tuple[int, int] | None = None) -> str:
@@ -131,6 +152,8 @@ def build_reply(result: Result) -> Reply:
         question=result.question, found=answer is not None, answer=answer.display if answer else "",
         answer_rank=answer.passage if answer else 0, passages=passages, took_ms=result.took_ms,
         unknown_terms=list(result.unknown_terms),
+        understood_as=(result.understood.question
+                       if result.understood and result.understood.question != result.question else ""),
     )
 
 
@@ -214,10 +237,14 @@ def _scope_choices(request: Request) -> list[Document]:
     return documents[:SCOPE_LIST_MAX] if len(documents) > 1 else []
 
 
-def _chat(request: Request, replies: list[Reply], status: int = 200, chosen: list[str] | None = None) -> Response:
+def _chat(request: Request, replies: list[Reply], status: int = 200, chosen: list[str] | None = None,
+          past: list[PastTurn] | None = None) -> Response:
     settings: Settings = request.app.state.settings
+    past = past or []
+    carried = past + [r.past() for r in replies if not r.error]
     context = {"replies": replies, "top_k": settings.top_k, "not_found_text": NOT_FOUND_TEXT,
-               "documents": _scope_choices(request), "chosen": set(chosen or [])}
+               "documents": _scope_choices(request), "chosen": set(chosen or []), "past": past,
+               "turn_fields": [t.field() for t in carried[-MAX_TURNS:]]}
     return _templates(request).TemplateResponse(request, "index.html", context, status_code=status)
 
 
@@ -240,12 +267,15 @@ def _utf8_form_value(value: str) -> str:
 
 @router.post("/", response_class=HTMLResponse)
 def chat_form(
-    request: Request, question: Annotated[str, Form()] = "", doc: Annotated[list[str] | None, Form()] = None
+    request: Request, question: Annotated[str, Form()] = "", doc: Annotated[list[str] | None, Form()] = None,
+    turn: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """The no-JavaScript path: the page with this one question and its reply; checked ``doc`` boxes restrict
-    the question to those documents."""
+    """The no-JavaScript path: the conversation so far (carried in hidden ``turn`` fields), this question and
+    its reply; a follow-up is understood through the earlier turns; checked ``doc`` boxes restrict the question
+    to those documents."""
     settings: Settings = request.app.state.settings
     question = _utf8_form_value(question)
+    past = parse_turns([_utf8_form_value(t) for t in turn or []])
     chosen = [_utf8_form_value(d) for d in doc or [] if d]
     try:
         service = _service(request)
@@ -253,10 +283,19 @@ def chat_form(
         scope = [d for d in chosen if d in known]
         if chosen and not scope:
             raise DocumentNotFound("所选文档都不在索引中，请重新选择。")
-        reply = build_reply(service.ask(question, settings.top_k, doc_ids=scope or None))
+        reply = build_reply(service.ask(question, settings.top_k, doc_ids=scope or None, history=history(past)))
     except QAError as exc:
         reply = Reply(question=question, error=exc.message, status=exc.status)
-    return _chat(request, [reply], status=reply.status, chosen=chosen)
+    return _chat(request, [reply], status=reply.status, chosen=chosen, past=past)
+
+
+@router.post("/conversation.md")
+def export_conversation(request: Request, turn: Annotated[list[str] | None, Form()] = None) -> Response:
+    """The conversation carried in ``turn`` fields, as a Markdown file with its citations."""
+    turns = parse_turns([_utf8_form_value(t) for t in turn or []])
+    base = str(request.base_url).rstrip("/")
+    return Response(to_markdown(turns, base), media_type="text/markdown; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="conversation.md"'})
 
 
 @router.get("/documents/{doc_id}", response_class=HTMLResponse)

@@ -6,22 +6,24 @@ reload in the middle of a request never mixes two indexes.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
 import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from embeddings import Embedder
 
-from ..errors import BadQuestion, IndexNotFound, Overloaded, QAError
+from ..errors import BadQuestion, DocumentNotFound, IndexNotFound, Overloaded, QAError
 from ..index.store import MANIFEST, CorpusIndex, load_index
-from ..search.answer import Result, ask
+from ..search.answer import Result, ask_turn
+from ..search.conversation import Turn, resolve
 from ..search.retriever import Retriever
 from ..settings import Settings
 from .schemas import MAX_QUESTION_CHARS
@@ -268,16 +270,47 @@ class Service:
             raise IndexNotFound(f"no index loaded; build one with `qa build --index {self.index_dir}`")
         return retriever
 
-    def ask(self, question: str, top_k: int = 5, *, doc_ids: Collection[str] | None = None) -> Result:
-        """Answer one question (validated), through the cache and the gate; only from ``doc_ids`` when given."""
+    def ask(
+        self, question: str, top_k: int = 5, *, doc_ids: Collection[str] | None = None, source: str | None = None,
+        history: Sequence[Turn] = (),
+    ) -> Result:
+        """Answer one question (validated), through the cache and the gate.
+
+        Args:
+            question: the question as typed.
+            top_k: how many passages to return.
+            doc_ids: only from these documents (unknown ids: :class:`DocumentNotFound`).
+            source: only from documents whose source file name matches this glob.
+            history: the earlier turns of the conversation, oldest first (the server keeps none).
+        """
         question = validate_question(question)
         retriever = self.current()
-        scope = None if doc_ids is None else tuple(sorted(set(doc_ids)))
-        key = (question, top_k, id(retriever.index), scope)
+        scope = self.scope(retriever, doc_ids, source)
+        understood = resolve(retriever, question, history)
+        key = (understood.question, understood.entities, top_k, id(retriever.index), scope)
         cached = self.cache.get(key)
         if cached is not None:
-            return self._answered(replace(cached, took_ms=0.0), retriever, cached=True)
+            result = replace(cached, question=question, understood=understood, took_ms=0.0)
+            return self._answered(result, retriever, cached=True)
         with self.gate:
-            result = self._workers.submit(ask, retriever, question, top_k, doc_ids=scope).result()
+            result = self._workers.submit(ask_turn, retriever, question, history, top_k, doc_ids=scope,
+                                          understood=understood).result()
         self.cache.put(key, result)
         return self._answered(result, retriever, cached=False)
+
+    @staticmethod
+    def scope(retriever: Retriever, doc_ids: Collection[str] | None, source: str | None) -> tuple[str, ...] | None:
+        """The documents a question is restricted to (``doc_ids`` and/or a ``source`` glob), or None."""
+        if doc_ids is None and source is None:
+            return None
+        documents = retriever.index.documents
+        chosen: set[str] = set()
+        if doc_ids is not None:
+            unknown = [d for d in doc_ids if d not in documents]
+            if unknown:
+                raise DocumentNotFound(f"no document {', '.join(map(repr, unknown[:5]))} in the index")
+            chosen.update(doc_ids)
+        if source is not None:
+            matched = {d.id for d in documents.values() if fnmatch.fnmatchcase(d.source, source)}
+            chosen = (chosen & matched) if doc_ids is not None else matched
+        return tuple(sorted(chosen))

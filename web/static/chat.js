@@ -12,6 +12,7 @@
   var TIMEOUT_MS = 60000;
   var STORE_KEY = "qa-chat-history";
   var STORE_MAX = 30;
+  var HISTORY_MAX = 10;  // earlier turns sent with a question (the API's limit)
 
   document.documentElement.classList.remove("no-js");
   document.documentElement.classList.add("js");
@@ -100,6 +101,9 @@
     var passages = Array.isArray(data.passages) ? data.passages : [];
     var answer = data.found ? data.answer : null;
     var bubble = el("div", "bubble reply " + (answer ? "found" : "not-found"));
+    if (typeof data.understood_as === "string" && data.understood_as && data.understood_as !== data.question) {
+      bubble.appendChild(el("p", "understood", "理解为：" + data.understood_as));
+    }
     if (answer) {
       var line = append(el("p", "answer"), el("mark", null, answer.display));
       var source = passages.filter(function (p) { return p.rank === answer.passage; })[0];
@@ -146,11 +150,15 @@
     return errorBubble(entry.status, entry.error);
   }
 
-  /* ---------------------------------------------------------------- history (this tab only) */
+  /* ---------------------------------------------------------------- the conversation (kept in this browser) */
+
+  function store() {
+    try { return window.localStorage; } catch (e) { return null; }
+  }
 
   function loadStore() {
     try {
-      var saved = JSON.parse(window.sessionStorage.getItem(STORE_KEY) || "[]");
+      var saved = JSON.parse((store() && store().getItem(STORE_KEY)) || "[]");
       return Array.isArray(saved) ? saved : [];
     } catch (e) {
       return [];
@@ -159,8 +167,38 @@
 
   function saveStore(entries) {
     try {
-      window.sessionStorage.setItem(STORE_KEY, JSON.stringify(entries.slice(-STORE_MAX)));
-    } catch (e) { /* storage full or disabled: history just is not kept across pages */ }
+      if (store()) store().setItem(STORE_KEY, JSON.stringify(entries.slice(-STORE_MAX)));
+    } catch (e) { /* storage full or disabled: the conversation just is not kept across reloads */ }
+  }
+
+  function answerShown(entry) {
+    var data = entry && entry.data;
+    return data && data.found && data.answer ? data.answer.display : null;
+  }
+
+  // The earlier turns as the API takes them: what was asked and the answer shown (null when none).
+  function historyFor(entries) {
+    return entries.filter(function (e) { return e && e.data && typeof e.question === "string" && e.question.trim(); })
+      .slice(-HISTORY_MAX)
+      .map(function (e) { return { question: e.question.slice(0, 1000), answer: (answerShown(e) || "").slice(0, 4000) || null }; });
+  }
+
+  // One turn as the page's hidden "turn" fields carry it (the export and the no-JavaScript path read these).
+  function pastTurn(entry) {
+    var data = entry.data || {};
+    var passages = Array.isArray(data.passages) ? data.passages : [];
+    var answer = data.found ? data.answer : null;
+    var first = answer ? passages.filter(function (p) { return p.rank === answer.passage; }) : [];
+    var ordered = first.concat(passages.filter(function (p) { return first.indexOf(p) < 0; })).slice(0, 5);
+    return {
+      question: (entry.question || "?").slice(0, 1000) || "?",
+      understood_as: data.understood_as && data.understood_as !== data.question ? data.understood_as : null,
+      answer: answerShown(entry),
+      citations: ordered.map(function (p) {
+        return { rank: p.rank, title: String(p.title).slice(0, 300), source: String(p.source).slice(0, 300),
+                 where: linesZh(p), href: sourceHref(p, containsAnswer(p, answer) ? answer : null) };
+      })
+    };
   }
 
   /* ---------------------------------------------------------------- copy citation */
@@ -247,6 +285,41 @@
     saveStore(entries);
   }
 
+  function requestBody(question) {
+    var body = { question: question, top_k: topK };
+    var history = historyFor(entries);
+    if (history.length) body.history = history;
+    var chosen = Array.prototype.map.call(form.querySelectorAll('input[name="doc"]:checked'),
+      function (box) { return box.value; });
+    if (chosen.length) body.filter = { doc_ids: chosen };
+    return body;
+  }
+
+  function startOver() {
+    entries = [];
+    saveStore(entries);
+    Array.prototype.forEach.call(log.querySelectorAll(".turn"), function (turn) { turn.parentNode.removeChild(turn); });
+    Array.prototype.forEach.call(form.querySelectorAll('input[name="turn"]'), function (f) { f.parentNode.removeChild(f); });
+    if (intro) intro.hidden = false;
+    input.value = "";
+    input.focus();
+  }
+
+  function exportMarkdown() {
+    Array.prototype.forEach.call(form.querySelectorAll('input[name="turn"]'), function (f) { f.parentNode.removeChild(f); });
+    entries.filter(function (e) { return e && e.data; }).slice(-HISTORY_MAX).forEach(function (e) {
+      var field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "turn";
+      field.value = JSON.stringify(pastTurn(e));
+      form.appendChild(field);
+    });
+    var action = form.getAttribute("action");
+    form.setAttribute("action", "/conversation.md");
+    form.submit();  // a download: the page stays
+    form.setAttribute("action", action || "/");
+  }
+
   function ask(question) {
     if (busy) return;
     busy = true;
@@ -262,7 +335,7 @@
     fetch("/api/ask", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify({ question: question, top_k: topK }),
+      body: JSON.stringify(requestBody(question)),
       signal: controller ? controller.signal : undefined
     }).then(function (response) {
       return response.json().then(function (body) { return body; }, function () { return null; })
@@ -287,10 +360,24 @@
     });
   }
 
+  form.setAttribute("data-sends-scope", "");  // the JSON path sends the chosen documents itself (scope.js steps aside)
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
+    if (event.submitter && event.submitter.classList.contains("export")) {
+      exportMarkdown();
+      return;
+    }
     ask(input.value);
   });
+
+  var newChat = form.querySelector(".new-chat");
+  if (newChat) {
+    newChat.addEventListener("click", function (event) {
+      event.preventDefault();
+      startOver();
+    });
+  }
 
   input.addEventListener("keydown", function (event) {
     if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;

@@ -1,0 +1,268 @@
+"""Follow-up questions: turn a question that leans on the conversation into the standalone question searched.
+
+No generative model rewrites anything; the rules below read Chinese (and English) follow-up grammar, the
+entities of the index (:mod:`qa.index.entities`) and the earlier turns, and the result is shown to the user
+as 理解为 (``understood_as``). The server keeps no state: the client sends the earlier turns with each
+question, and each earlier turn is resolved again from the ones before it (string work only, no model call).
+
+* **switch** — ``那荆州一医呢？`` / ``十堰中西医结合医院的呢？`` / ``What about Jingzhou First People's Hospital?`` /
+  ``Does Jiangjin District No.2 have one?``: a fragment (``…呢``, ``那…``, ``what about …``, ``and the …``) or a
+  question with an anaphor (``one``) that names another entity: the previous question again, that entity in
+  place of the previous one. A fragment naming something else (``远程影像呢？``, ``And the radiology
+  department?``): the previous question with it in place of the most similar term.
+* **pronoun** — ``它/其/该院/这家医院/那里/他/她`` / ``it/its/they/he/she/there``: the pronoun becomes the
+  entity the conversation is about.
+* **ellipsis / drill** — no entity and no pronoun (``缓冲病房是用哪个病区改的？``, ``具体是哪一天？``,
+  ``怎么让全院职工都能参与？``): the entity the conversation is about is put in front, and when the question
+  says little of its own (at most one attribute word), the previous question's attribute words too.
+* **shift** — a question that names its own subject, or asks which hospital (``哪家医院…``), is searched as
+  it is.
+
+The entity a conversation is about is the subject named by the latest turn that names one, or, when the
+latest question named none ("哪家医院建了遗传与生殖实验室？"), the subject of the document its answer came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ..text import fold, squeeze
+from .attributes import asked
+from .retriever import Retriever
+
+MAX_TURNS = 10
+_PRONOUN_ZH = re.compile(
+    r"该院|该医院|这家医院|那家医院|这所医院|这家|那家|该单位|它们|他们|她们|它|其|那里|那儿|这里|该"
+)
+_PRONOUN_EN = re.compile(r"\b(?:it|its|they|their|them|he|his|him|she|her|there|this hospital|that hospital)\b", re.I)
+_ANAPHOR_EN = re.compile(r"\b(?:one|ones|the same|that too|too|as well)\b", re.I)
+_FRAGMENT_ZH = re.compile(
+    r"^(?:那么?|还有|至于|换成|再说说|回到|说说)?(?P<x>.{1,24}?)(?:的)?(?:呢|怎么样|如何|情况)?[？?。！!\s]*$"
+)
+_FRAGMENT_EN = re.compile(
+    r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<x>.+?)[?.!\s]*$|^\s*and\s+(?P<y>.+?)[?.!\s]*$", re.I
+)
+_ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|为何|为什么")
+_ASKS_EN = re.compile(r"\b(?:how|what|which|who|when|where|why|is|are|was|were|did|does|do)\b", re.I)
+_SHORT = 8  # a follow-up this short (characters, punctuation left out) says too little of its own
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier turn: the question asked and the answer text the user was shown (None: no answer)."""
+
+    question: str
+    answer: str | None = None
+
+
+@dataclass(frozen=True)
+class Understood:
+    """How a question was understood: the standalone ``question`` searched, the earlier turn it drew on
+    (0-based, oldest first; None when it needed no history), the entities the conversation carried into
+    it (ids), and ``how``: none, switch, pronoun, ellipsis, drill or shift."""
+
+    question: str
+    drew_on: int | None = None
+    entities: tuple[str, ...] = ()
+    how: str = "none"
+    names: tuple[str, ...] = ()  # the carried entities' names, for display
+
+
+def _is_zh(text: str) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" for c in text)
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"[\s？?！!。，,、：:；;“”\"'‘’（）()]", "", text)
+
+
+class Resolver:
+    """Resolves follow-ups against one retriever's entities."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self.retriever = retriever
+        self.table = retriever.entities
+
+    # ---------------------------------------------------------------- the conversation's state
+
+    def _subjects(self, question: str) -> list[tuple[str, str]]:
+        """(surface, entity id) of the organisations and people ``question`` names; a place stands for the
+        one subject of the documents that bears its name (回到江津 → 江津区第二人民医院)."""
+        out = []
+        for surface, eid in self.retriever.mentions(question).spans:
+            entity = self.table.by_id[eid]
+            if entity.kind in ("org", "person"):
+                out.append((surface, eid))
+            elif entity.kind == "place":
+                owners = [e for e in self.table.subjects() if e.place == entity.name]
+                if len(owners) == 1:
+                    out.append((surface, owners[0].id))
+        return out
+
+    def _answer_subject(self, answer: str | None) -> str | None:
+        """The main subject of the document an answer text came from."""
+        if not answer:
+            return None
+        needle = squeeze(fold(answer))[:40]
+        row = self.retriever.passage_with(needle) if len(needle) >= 4 else None
+        if row is None:
+            return None
+        main = self.table.main_entity(self.retriever.index.passages[row].doc_id)
+        return main.id if main else None
+
+    def resolve(self, question: str, history: Sequence[Turn]) -> Understood:
+        """The standalone form of ``question`` after ``history`` (oldest first, at most :data:`MAX_TURNS`)."""
+        history = list(history)[-MAX_TURNS:]
+        states: list[tuple[Understood, str | None, dict[str, str]]] = []  # (understood, topic, surfaces)
+        topic: str | None = None
+        surfaces: dict[str, str] = {}  # entity id -> how the user wrote it (zh / en), latest first
+        for i, turn in enumerate(history):
+            understood = self._one(turn.question, states, topic, surfaces, i)
+            named = self._subjects(understood.question)
+            for surface, eid in named:
+                surfaces[f"{eid}:{'zh' if _is_zh(surface) else 'en'}"] = surface
+            if named:
+                topic = named[0][1]
+            elif understood.how == "shift" or not understood.entities:
+                topic = self._answer_subject(turn.answer) or topic
+            states.append((understood, topic, dict(surfaces)))
+        return self._one(question, states, topic, surfaces, len(history))
+
+    # ---------------------------------------------------------------- one question
+
+    def _surface(self, eid: str, zh: bool, surfaces: dict[str, str]) -> str:
+        key = f"{eid}:{'zh' if zh else 'en'}"
+        if key in surfaces:
+            return surfaces[key]
+        entity = self.table.by_id[eid]
+        if not zh and f"{eid}:zh" in surfaces:
+            return surfaces[f"{eid}:zh"]
+        long_aliases = [a for a in entity.aliases if len(a) >= 4]
+        return min(long_aliases, key=len) if long_aliases else entity.name
+
+    def _one(self, question: str, states: list, topic: str | None, surfaces: dict[str, str],
+             position: int) -> Understood:
+        if not states:
+            return Understood(question)
+        prev = states[-1][0].question
+        last = len(states) - 1
+        zh = _is_zh(question)
+        named = self._subjects(question)
+        what = asked(question, tuple(s for s, _ in named), not zh)
+        if what.kind == "org":  # 哪家医院… / which hospital…: it asks for the entity itself
+            return Understood(question, None, (), "shift")
+        fragment = self._fragment(question)
+        if named:
+            eid = named[0][1]
+            anaphor = not zh and _ANAPHOR_EN.search(question) is not None
+            if fragment is not None or anaphor:  # 那荆州一医呢？ / Does Jiangjin District No.2 have one?
+                current = {f"{eid}:{'zh' if zh else 'en'}": named[0][0]}
+                return Understood(self._switch(prev, states[-1][1], eid, {**surfaces, **current},
+                                               states[-1][2]), last, (eid,), "switch")
+            return Understood(question, None, (), "shift")
+        if topic is None:
+            if fragment is not None:
+                return Understood(self._replace_term(prev, fragment), last, (), "ellipsis")
+            return Understood(question)
+        name = self._surface(topic, zh, surfaces)
+        pronoun = (_PRONOUN_ZH if zh else _PRONOUN_EN).search(question)
+        if pronoun is not None:
+            text = question[: pronoun.start()] + name + question[pronoun.end():]
+            if len(_bare(question)) <= _SHORT or not what.terms:
+                text = f"{self._focus(prev, topic)}{text}" if zh else f"{text} ({self._focus(prev, topic)})"
+            return Understood(text, last, (topic,), "pronoun")
+        if fragment is not None:
+            return Understood(self._replace_term(prev, fragment), last, (topic,), "ellipsis")
+        if len(_bare(question)) <= _SHORT or len(what.terms) <= 1:
+            focus = self._focus(prev, topic)
+            text = f"{name}{focus}{question}" if zh else f"{question} ({name}; {focus})"
+            return Understood(text, last, (topic,), "drill")
+        text = f"{name}{question}" if zh else f"{question} ({name})"
+        return Understood(text, last, (topic,), "ellipsis")
+
+    def _fragment(self, question: str) -> str | None:
+        """X of a fragment follow-up (那荆州一医呢？ / 远程影像呢 / What about X? / And the X?), else None."""
+        text = question.strip()
+        if _is_zh(text):
+            if not re.search(r"呢[？?。！!\s]*$|^(?:那么?|还有|至于|换成|回到)", text) or len(_bare(text)) > 26:
+                return None
+            m = _FRAGMENT_ZH.match(text)
+            if not m:
+                return None
+            x = re.sub(r"^(?:那么?|还有|至于|换成|回到)", "", m.group("x")).rstrip("的")
+            if _ASKS_ZH.search(x) or re.search(r"[，,；;]", x):
+                return None  # 回到江津，员工满意度提升了多少？ asks a question of its own
+            return x or None
+        m = _FRAGMENT_EN.match(text)
+        if not m:
+            return None
+        x = (m.group("x") or m.group("y") or "").strip()
+        if _ASKS_EN.search(x):
+            return None  # And how many expert consultations were organised? asks a question of its own
+        return re.sub(r"^the\s+", "", x, flags=re.I) or None
+
+    def _switch(self, prev: str, prev_topic: str | None, eid: str, surfaces: dict[str, str],
+                prev_surfaces: dict[str, str]) -> str:
+        """The previous question about ``eid`` instead of the entity it was about (``eid`` written as the
+        user wrote it, in the previous question's language when the user wrote it so)."""
+        prev_zh = _is_zh(prev)
+        new_name = self._surface(eid, prev_zh, surfaces)
+        for surface, old in self._subjects(prev):
+            if old != eid and surface in prev:
+                return prev.replace(surface, new_name)
+        if prev_topic and prev_topic != eid:
+            old_name = self._surface(prev_topic, prev_zh, prev_surfaces)
+            if old_name in prev:
+                return prev.replace(old_name, new_name)
+        return f"{new_name}{prev}" if prev_zh else f"{prev} ({new_name})"
+
+    def _terms(self, question: str) -> list[str]:
+        named = tuple(s for s, _ in self.retriever.mentions(question).spans)
+        what = asked(question, named, not _is_zh(question))
+        if _is_zh(question):
+            return [t[0] for t in what.terms]
+        return [w for w in re.findall(r"[A-Za-z][\w'-]+", question) if w.lower() not in _EN_FUNCTION]
+
+    def _focus(self, prev: str, topic: str | None) -> str:
+        """The previous question's attribute words (what it was about, its entity left out)."""
+        terms = self._terms(prev)
+        return ("" if _is_zh(prev) else " ").join(terms) if terms else ""
+
+    def _replace_term(self, prev: str, x: str) -> str:
+        """The previous question with ``x`` in place of its most similar attribute term (shared characters,
+        or the same last character: 检验科 / 呼吸内科); with none similar, ``x`` added in front."""
+        zh = _is_zh(prev)
+        terms = self._terms(prev)
+        if zh and _is_zh(x):
+            scored = [(len(set(t) & set(x)) + (1 if t[-1] == x[-1] else 0), t) for t in terms]
+            scored = [s for s in scored if s[0] > 0]
+            if scored:
+                best = max(scored)[1]
+                return prev.replace(best, x, 1)
+            return f"{x}，{prev}"
+        if not zh and not _is_zh(x):
+            words = x.split()
+            head = words[-1].lower() if words else ""
+            m = re.search(rf"((?:\b[\w'-]+\s+){{0,2}}{re.escape(head)}s?)\b", prev, re.I) if head else None
+            if m and head not in _EN_FUNCTION:
+                return prev[: m.start()] + x + prev[m.end():]
+            return f"{prev} ({x})"
+        return f"{x} {prev}"
+
+
+_EN_FUNCTION = frozenset(
+    """what which who whom whose when where why how many much does did do is are was were be the a an of in on at
+    to for from by with and or its it their they them this that has have had can could would should will about
+    during after before""".split()
+)
+
+
+def resolve(retriever: Retriever, question: str, history: Sequence[Turn]) -> Understood:
+    """The standalone form of ``question`` given the earlier turns (see the module docstring)."""
+    if not history:
+        return Understood(question)
+    understood = Resolver(retriever).resolve(question, history)
+    names = tuple(retriever.entities.by_id[e].name for e in understood.entities if e in retriever.entities.by_id)
+    return replace(understood, names=names)

@@ -1,0 +1,100 @@
+"""The entity layer on the seed articles: what each document is about, aliases, and names in questions
+(Chinese and English), without the model."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SEEDS
+
+from qa.index.entities import EntityTable, same_organisation
+from qa.ingest.documents import load_documents, split_passages
+from qa.search.mentions import MentionFinder
+from qa.text import fold, squeeze
+
+DOCS = {
+    "000_769629a9341062f1": "荆州二医",
+    "001_fb1151e4e454f8fb": "荆州市第一人民医院",
+    "002_3a274bbbdd8f06d7": "江津区第二人民医院",
+    "003_05d70a71f3258940": "邵阳市中心医院",
+    "004_418b4fb8ab4a92f7": "十堰市中西医结合医院",
+}
+
+
+@pytest.fixture(scope="module")
+def seeds():
+    docs = load_documents([SEEDS])
+    passages = [p for d in docs for p in split_passages(d)]
+    table = EntityTable.build(docs, passages)
+    corpus = "\n".join(squeeze(fold(p.text)) for p in passages)
+    return table, MentionFinder(table, lambda s: s in corpus), passages
+
+
+def test_each_article_is_about_its_hospital(seeds):
+    table, _, _ = seeds
+    assert {doc: table.main_entity(doc).name for doc in DOCS} == DOCS
+
+
+def test_aliases_come_from_the_articles(seeds):
+    table, _, _ = seeds
+    by_name = {e.name: e for e in table.subjects()}
+    assert "荆州一医" in by_name["荆州市第一人民医院"].aliases
+    assert "区二院" in by_name["江津区第二人民医院"].aliases  # declared: （以下简称“区二院”）
+    assert "市中心医院" in by_name["邵阳市中心医院"].aliases  # the article never writes 邵阳市中心医院
+    assert by_name["荆州市第一人民医院"].ordinal == 1 and by_name["荆州二医"].ordinal == 2
+    assert by_name["十堰市中西医结合医院"].place == "十堰"
+
+
+def test_abbreviation_rule():
+    assert same_organisation("荆州二医", "荆州市第二人民医院")
+    assert same_organisation("区二院", "江津区第二人民医院")
+    assert not same_organisation("荆州一医", "荆州市第二人民医院")  # the ordinal differs
+    assert not same_organisation("二医院", "荆州市第二人民医院x")  # another head
+
+
+def test_passages_that_name_an_entity_are_recorded(seeds):
+    table, _, passages = seeds
+    jingzhou1 = next(e for e in table.subjects() if e.name == "荆州市第一人民医院")
+    rows = table.passages[jingzhou1.id]
+    assert rows and all(passages[r].doc_id == "001_fb1151e4e454f8fb" for r in rows)
+
+
+@pytest.mark.parametrize(("question", "named"), [
+    ("荆州一医一共有多少张床位？", "荆州市第一人民医院"),
+    ("十堰中西医结合医院的呢？", "十堰市中西医结合医院"),  # written without 市
+    ("荆州市第二人民医院有几个院区？", "荆州二医"),  # the full name of an abbreviation
+    ("江津区二院的患者满意度怎么样？", "江津区第二人民医院"),
+    ("邵阳市中心医院的胸痛中心建得怎么样了？", "邵阳市中心医院"),
+    ("What about Jingzhou First People's Hospital?", "荆州市第一人民医院"),
+    ("What did Jingzhou No.2 Hospital donate?", "荆州二医"),
+    ("Does Jiangjin District No.2 have one?", "江津区第二人民医院"),
+    ("How many nurses does Shaoyang Central Hospital employ?", "邵阳市中心医院"),
+    ("What about the Shiyan integrated medicine hospital?", "十堰市中西医结合医院"),
+    ("And the First Hospital?", "荆州市第一人民医院"),
+])
+def test_questions_name_the_hospital(seeds, question, named):
+    table, finder, _ = seeds
+    found = finder.find(question)
+    assert named in [table.by_id[e].name for e in found.entities], found
+    assert not found.unknown
+
+
+@pytest.mark.parametrize(("question", "unknown"), [
+    ("襄阳市中心医院的卒中中心在全国排第几？", "襄阳市中心医院"),
+    ("宜昌市第一人民医院有多少床位？", "宜昌市第一人民医院"),
+    ("荆州市中心医院在哪里？", "荆州市中心医院"),  # a known city, an unknown hospital
+    ("How many beds does Xiangyang Central Hospital have?", "Xiangyang"),
+    ("Where is Jingzhou Central Hospital?", "Jingzhou Central Hospital"),
+])
+def test_hospitals_the_articles_never_mention_are_unknown(seeds, question, unknown):
+    table, finder, _ = seeds
+    found = finder.find(question)
+    assert any(unknown in u for u in found.unknown), found
+    assert not [e for e in found.entities if table.by_id[e].main_of], found
+
+
+def test_round_trip(tmp_path, seeds):
+    table, _, _ = seeds
+    table.save(tmp_path)
+    again = EntityTable.load(tmp_path)
+    assert [e.name for e in again.entities] == [e.name for e in table.entities]
+    assert again.main == table.main and again.passages == table.passages
