@@ -122,7 +122,7 @@ def ask(page, question: str, *, press_enter: bool = False):
     if press_enter:
         page.press("#question", "Enter")
     else:
-        page.click("#ask button[type=submit]")
+        page.click("#ask button.send")
     expect(turns).to_have_count(before + 1)
     turn = turns.nth(before)
     expect(turn.locator(".bubble.reply:not(.working)")).to_have_count(1)
@@ -303,11 +303,11 @@ def test_working_indicator_then_server_down(page):
     held = []
     page.route("**/api/ask", lambda route: held.append(route))
     page.fill("#question", QUESTION)
-    page.click("#ask button[type=submit]")
+    page.click("#ask button.send")
     working = page.locator(".bubble.reply.working")
     expect(working).to_be_visible()
     expect(working).to_contain_text("正在检索…")
-    expect(page.locator("#ask button[type=submit]")).to_be_disabled()
+    expect(page.locator("#ask button.send")).to_be_disabled()
     for _ in range(100):
         if held:
             break
@@ -317,7 +317,7 @@ def test_working_indicator_then_server_down(page):
     error = page.locator(".bubble.reply.error")
     expect(error).to_contain_text("无法连接到问答服务")
     expect(working).to_have_count(0)
-    expect(page.locator("#ask button[type=submit]")).to_be_enabled()
+    expect(page.locator("#ask button.send")).to_be_enabled()
     expect(page.locator("#question")).to_have_value(QUESTION)
 
 
@@ -346,7 +346,7 @@ def test_without_javascript_the_form_still_works(browser, live_server):
         page = context.new_page()
         page.goto("/")
         page.fill("#question", "<script>window.__xss=1</script>" + QUESTION)
-        page.click("#ask button[type=submit]")
+        page.click("#ask button.send")
         page.wait_for_load_state()
         expect(page.locator(".turn .bubble.question")).to_have_text("<script>window.__xss=1</script>" + QUESTION,
                                                                     timeout=TIMEOUT_MS)

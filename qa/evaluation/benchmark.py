@@ -48,6 +48,8 @@ class Query:
     answerable: bool = True
     check_answer: bool = True
     doc: str | None = None  # the document a seed_qa item is about (file stem), when it says
+    kind: str = ""  # for an unanswerable query, why: unanswerable, near-miss, swap, junk, off-topic
+    wrong_doc: str | None = None  # a swap: the document whose passage would be another entity's fact
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -114,6 +116,7 @@ class Row:
     latency_s: float
     answer_hit: bool | None = None
     top: list[str] = field(default_factory=list)
+    answer_doc: str | None = None
 
 
 def run(
@@ -148,7 +151,8 @@ def run_legs(
             answer_hit = None
             if answers and found and q.answerable:
                 answer_hit = ans is not None and rule.hit(q, ans.text)
-            rows[leg].append(Row(q, rank, found, latency, answer_hit, [h.passage.text[:80] for h in hits[:3]]))
+            rows[leg].append(Row(q, rank, found, latency, answer_hit, [h.passage.text[:80] for h in hits[:3]],
+                                 ans.doc_id if found and ans else None))
             started = time.perf_counter()
         if progress:
             progress(1)
@@ -182,6 +186,17 @@ def summarize(rows: list[Row]) -> dict[str, Any]:
             "answerable": len(answerable),
             "answered": round(sum(1 for r in answerable if r.found) / max(1, len(answerable)), 4),
         }
+        kinds = sorted({r.query.kind or "unanswerable" for r in unanswerable})
+        if len(kinds) > 1 or kinds != ["unanswerable"]:
+            summary["refusal"]["by_kind"] = {
+                kind: {"n": len(group), "refused": round(sum(1 for r in group if not r.found) / len(group), 4)}
+                for kind in kinds
+                for group in [[r for r in unanswerable if (r.query.kind or "unanswerable") == kind]]
+            }
+        swaps = [r for r in unanswerable if r.query.wrong_doc]
+        if swaps:
+            wrong = sum(1 for r in swaps if r.found and r.answer_doc == r.query.wrong_doc)
+            summary["refusal"]["swaps_answered_from_first_entity"] = round(wrong / len(swaps), 4)
     judged = [r for r in answerable if r.answer_hit is not None]
     if judged:
         summary["answer_sentence"] = {
@@ -197,6 +212,12 @@ def format_summary(summary: dict[str, Any]) -> str:
             continue
         lines.append(f"{key:<8}{m['n']:>6}{m['R@1']:>8.3f}{m['R@5']:>8.3f}{m['R@10']:>8.3f}"
                      f"{m['MRR@10']:>8.3f}{m['p50_ms']:>9.1f}{m['p95_ms']:>9.1f}")
+    if "refusal" in summary and "by_kind" in summary["refusal"]:
+        for kind, k in summary["refusal"]["by_kind"].items():
+            lines.append(f"  {kind}: refused {k['refused']:.0%} of {k['n']}")
+        if "swaps_answered_from_first_entity" in summary["refusal"]:
+            lines.append(f"  swaps answered with the first entity's passage: "
+                         f"{summary['refusal']['swaps_answered_from_first_entity']:.1%}")
     if "refusal" in summary:
         r = summary["refusal"]
         lines.append(f"refused {r['refused']:.0%} of {r['unanswerable']} unanswerable; "

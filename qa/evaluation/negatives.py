@@ -48,7 +48,7 @@ def share_split(rows: Sequence[dict], share: float = 0.2, seed: int = 0) -> tupl
 
 def mark_left_out(queries: Sequence[Query], left_out: set[str]) -> list[Query]:
     """The queries, those whose gold paragraph was left out now unanswerable."""
-    return [replace(q, answerable=q.answerable and not (set(q.gold) & left_out)) for q in queries]
+    return [q if not (set(q.gold) & left_out) else replace(q, answerable=False, kind="near-miss") for q in queries]
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def swap_entities(retriever: Retriever, queries: Sequence[Query], english_names:
                         continue
                     text = folded.replace(surface, alias)
                 out.append(Swap(replace(q, id=f"{q.id}~{other.id}", text=text, answerable=False, evidence=[],
-                                        answers=[]), q.doc, other.id))
+                                        answers=[], kind="swap", wrong_doc=q.doc), q.doc, other.id))
             break
     return out
 
@@ -122,4 +122,5 @@ def english_names(retriever: Retriever, queries: Sequence[Query]) -> dict[str, l
 def junk_queries(path: Path, prefix: str = "junk") -> list[Query]:
     """One unanswerable query per non-empty line of ``path``."""
     lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [Query(id=f"{prefix}-{i}", text=line, lang="junk", answerable=False) for i, line in enumerate(lines)]
+    return [Query(id=f"{prefix}-{i}", text=line, lang="junk", answerable=False, kind="junk")
+            for i, line in enumerate(lines)]

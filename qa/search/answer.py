@@ -12,21 +12,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..glossary import chinese_keywords
 from ..ingest.documents import normalize_whitespace
-from .attributes import Asked, asked, has_kind, has_measure, term_share
+from .attributes import Asked, asked
 from .conversation import Turn, Understood, resolve
 from .decision import Verdict, features, load_decision
 from .retriever import Hit, Retriever
-
-# Weights of the answer-sentence score (see best_sentence); measured with ``python -m bench.decision --sentences``.
-ANSWER_PASSAGES = 3
-COVERAGE_WEIGHT = 0.3
-RANK_PENALTY = 0.03
-HEADING_PENALTY = 0.05
-KIND_BONUS = 0.03
-MEASURE_BONUS = 0.02
-TERMS_WEIGHT = 0.03
+from .sentences import candidates, choose
 
 
 @dataclass
@@ -68,40 +59,19 @@ def question_asks(retriever: Retriever, question: str) -> Asked:
 def best_sentence(
     retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarray, what: Asked | None = None
 ) -> Answer | None:
-    """Pick the sentence unit of the first passages that best answers ``question``.
-
-    Each unit scores its cosine similarity to the question (the vectors are already in the index, so
-    this costs no model call), plus ``COVERAGE_WEIGHT`` times the share of the question's keywords it
-    contains (for an English question, the dictionary's Chinese keywords), plus small bonuses when it holds
-    an answer of the asked type (a number, with the asked measure word; a date; a person …) and the asked
-    attribute, minus penalties for lower-ranked passages and for headings. Passages about another entity
-    than the one the question names are not candidates.
-    """
+    """The sentence unit of the first passages that best answers ``question`` (:mod:`qa.search.sentences`):
+    its similarity to the question (the vectors are already in the index, so this costs no model call), the
+    question's keywords it contains, whether it holds an answer of the asked type (a number with the asked
+    measure word, a date, a person …) and the asked attribute, the rank of its passage. Passages about another
+    entity than the one the question names are not candidates."""
     what = what or question_asks(retriever, question)
-    keywords = question
-    if retriever.cross_lingual(question):
-        keywords = " ".join(chinese_keywords(question))
-    pool = [h for h in hits if h.grounded is not False][:ANSWER_PASSAGES]
-    best: tuple[float, Hit, int, int, float] | None = None
-    for rank, hit in enumerate(pool):
-        text = retriever.index.documents[hit.passage.doc_id].text
-        ids, cosines = retriever.unit_scores(qvec, hit.row)
-        penalty = RANK_PENALTY * rank + (HEADING_PENALTY if hit.passage.kind == "heading" else 0.0)
-        for uid, cos in zip(ids, cosines, strict=True):
-            start, end = int(retriever.index.units.start[uid]), int(retriever.index.units.end[uid])
-            unit = text[start:end]
-            score = (float(cos) + COVERAGE_WEIGHT * retriever.coverage(keywords, unit) - penalty
-                     + (KIND_BONUS if what.kind and has_kind(what.kind, unit, retriever.people) else 0.0)
-                     + (MEASURE_BONUS if what.measure and has_measure(what.measure, unit) else 0.0)
-                     + TERMS_WEIGHT * (term_share(what.terms, unit) if what.terms else 0.0))
-            if best is None or score > best[0]:
-                best = (score, hit, start, end, float(cos))
+    best = choose(candidates(retriever, question, hits, qvec, what))
     if best is None:
         return None
-    _, hit, start, end, cos = best
-    raw = retriever.index.documents[hit.passage.doc_id].text[start:end]
-    return Answer(text=raw, display=normalize_whitespace(raw), passage=hits.index(hit) + 1,
-                  doc_id=hit.passage.doc_id, char_start=start, char_end=end, cosine=round(cos, 4))
+    raw = retriever.index.documents[best.hit.passage.doc_id].text[best.start:best.end]
+    return Answer(text=raw, display=normalize_whitespace(raw), passage=hits.index(best.hit) + 1,
+                  doc_id=best.hit.passage.doc_id, char_start=best.start, char_end=best.end,
+                  cosine=round(best.cosine, 4))
 
 
 def evidence(

@@ -54,6 +54,10 @@ class Calibration:
     cross_lingual_cjk_share: float = 0.3
     glossary_weight: float = 0.3
     entity_weight: float = 1.0  # RRF weight of the grounded passages' own dense ranking
+    # leave the names of the documents' subjects out of the text the legs match ("none", "dense", "both"):
+    # grounding already restricts the answer to that subject, and the name pulls the vector toward every
+    # passage that merely names the hospital
+    strip_subjects: str = "none"
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
@@ -238,8 +242,23 @@ class Retriever:
         return best
 
     def embed(self, question: str) -> np.ndarray:
-        """The question's vector (one pass through the model)."""
-        return self.embedder.embed_queries([question])[0]
+        """The question's vector (one pass through the model), of the text the dense leg matches."""
+        return self.embedder.embed_queries([self.match_text(question, "dense")])[0]
+
+    def match_text(self, question: str, leg: str) -> str:
+        """The text a leg matches for ``question``: the question, or (see ``Calibration.strip_subjects``) the
+        question without the names of the documents' subjects when enough of it is left."""
+        mode = self.calibration.strip_subjects
+        if mode == "none" or (mode == "dense" and leg != "dense"):
+            return question
+        text = question
+        for surface, eid in self.mentions(question).spans:
+            entity = self.entities.by_id.get(eid)
+            if entity is not None and entity.main_of:
+                text = text.replace(surface, " ") if surface in text else text
+        text = re.sub(r"^[\s的,，、]+|\s{2,}", " ", text).strip()
+        letters = sum(1 for c in text if c.isalnum())
+        return text if letters >= (4 if cjk_share(question) > 0.3 else 12) else question
 
     def search(
         self, question: str, k: int = 5, *, legs: str = "hybrid", qvec: np.ndarray | None = None,
@@ -281,10 +300,10 @@ class Retriever:
             fused[pid] = fused.get(pid, 0.0) + cal.entity_weight / (RRF_K + rank + 1)
             dense_of.setdefault(pid, entity_of[pid])
         keyword_of: dict[int, float] = {}
-        keyword_text, keyword_weight = question, cal.keyword_weight
+        keyword_text, keyword_weight = self.match_text(question, "keyword"), cal.keyword_weight
         if self.cross_lingual(question):
             # an English question: its keywords come from the dictionary (see qa.glossary)
-            keyword_text = " ".join([question, *chinese_keywords(question)])
+            keyword_text = " ".join([keyword_text, *chinese_keywords(keyword_text)])
             keyword_weight = cal.glossary_weight
         elif legs == "hybrid":
             keyword_weight *= self.known_share(question)

@@ -1,0 +1,131 @@
+"""Choosing the answer sentence: the candidates (the sentence units of the best passages) and what each says
+for itself, scored by a small learned ranker when one ships (``models/sentence.json``), else by a hand-set sum.
+
+Every feature is already at hand: the unit vectors are in the index (no model call), keyword coverage and the
+asked type, measure word and attribute come from :mod:`qa.search.attributes`. ``python -m bench.sentences``
+collects candidates from the public sets, labels a candidate by whether it contains the gold answer, trains
+the ranker and reports it on sources it was not trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..glossary import chinese_keywords
+from .attributes import Asked, has_kind, has_measure, term_share
+
+if TYPE_CHECKING:
+    from .retriever import Hit, Retriever
+
+MODEL_DIR = Path(__file__).with_name("models")
+SENTENCE_FILE = MODEL_DIR / "sentence.json"
+ANSWER_PASSAGES = 3
+# the hand-set score without a ranker: cosine + weights x evidence - penalties
+COVERAGE_WEIGHT = 0.3
+RANK_PENALTY = 0.03
+HEADING_PENALTY = 0.05
+KIND_BONUS = 0.03
+MEASURE_BONUS = 0.02
+TERMS_WEIGHT = 0.03
+KINDS = ("number", "date", "duration", "person", "place", "org")
+FEATURES = (
+    "cos", "cos_gap", "cos_rank", "coverage", "coverage_gap", "passage_rank", "passage_dense", "passage_score",
+    "heading", "kind_asked", "kind_match", "measure_asked", "measure_match", "terms", "length", "position",
+    "units_in_passage", "cross_lingual",
+)
+
+
+@dataclass
+class Candidate:
+    hit: Hit
+    start: int
+    end: int
+    cosine: float
+    values: dict[str, float]
+
+
+def candidates(retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarray, what: Asked) -> list[Candidate]:
+    """The sentence units of the first passages that may answer (none of another entity), with their features."""
+    cross = retriever.cross_lingual(question)
+    keywords = " ".join(chinese_keywords(question)) if cross else question
+    pool = [h for h in hits if h.grounded is not False][:ANSWER_PASSAGES]
+    out: list[Candidate] = []
+    for rank, hit in enumerate(pool):
+        text = retriever.index.documents[hit.passage.doc_id].text
+        ids, cosines = retriever.unit_scores(qvec, hit.row)
+        for position, (uid, cos) in enumerate(zip(ids, cosines, strict=True)):
+            start, end = int(retriever.index.units.start[uid]), int(retriever.index.units.end[uid])
+            unit = text[start:end]
+            out.append(Candidate(hit, start, end, float(cos), {
+                "cos": float(cos),
+                "coverage": retriever.coverage(keywords, unit),
+                "passage_rank": float(rank),
+                "passage_dense": hit.dense,
+                "passage_score": hit.score,
+                "heading": float(hit.passage.kind == "heading"),
+                "kind_asked": float(KINDS.index(what.kind) + 1 if what.kind in KINDS else 0),
+                "kind_match": float(bool(what.kind) and has_kind(what.kind, unit, retriever.people)),
+                "measure_asked": float(what.measure is not None),
+                "measure_match": float(what.measure is not None and has_measure(what.measure, unit)),
+                "terms": term_share(what.terms, unit) if what.terms else 0.0,
+                "length": math.log1p(end - start),
+                "position": position / max(1, len(ids) - 1),
+                "units_in_passage": float(len(ids)),
+                "cross_lingual": float(cross),
+            }))
+    if out:
+        best_cos = max(c.cosine for c in out)
+        best_cov = max(c.values["coverage"] for c in out)
+        order = sorted(range(len(out)), key=lambda i: -out[i].cosine)
+        for place, i in enumerate(order):
+            out[i].values["cos_rank"] = float(place)
+        for c in out:
+            c.values["cos_gap"] = best_cos - c.cosine
+            c.values["coverage_gap"] = best_cov - c.values["coverage"]
+    return out
+
+
+def hand_score(c: Candidate) -> float:
+    """The score without a trained ranker (weights set by hand; see the module constants)."""
+    v = c.values
+    return (v["cos"] + COVERAGE_WEIGHT * v["coverage"] - RANK_PENALTY * v["passage_rank"]
+            - HEADING_PENALTY * v["heading"] + KIND_BONUS * v["kind_match"] + MEASURE_BONUS * v["measure_match"]
+            + TERMS_WEIGHT * v["terms"])
+
+
+class Ranker:
+    """The trained sentence ranker (LightGBM), loaded once."""
+
+    def __init__(self, path: Path = SENTENCE_FILE) -> None:
+        import lightgbm
+
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        self.meta = meta
+        self.features: tuple[str, ...] = tuple(meta["features"])
+        self.booster = lightgbm.Booster(model_file=str(path.with_name(meta["model_file"])))
+
+    def scores(self, cands: list[Candidate]) -> np.ndarray:
+        rows = np.array([[c.values[f] for f in self.features] for c in cands], dtype=np.float64)
+        return self.booster.predict(rows, num_threads=1)
+
+
+@lru_cache(maxsize=1)
+def load_ranker() -> Ranker | None:
+    """The shipped ranker, or None (the hand-set score decides)."""
+    return Ranker(SENTENCE_FILE) if SENTENCE_FILE.is_file() else None
+
+
+def choose(cands: list[Candidate]) -> Candidate | None:
+    """The best candidate: by the ranker when one ships, else by :func:`hand_score`."""
+    if not cands:
+        return None
+    ranker = load_ranker()
+    scores = ranker.scores(cands) if ranker is not None else [hand_score(c) for c in cands]
+    return cands[int(np.argmax(scores))]

@@ -1,0 +1,178 @@
+"""Follow-up questions with the real model and the seed index: each kind of follow-up, through the API, the
+history contract, and qa ask --history / qa chat."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from qa.search.answer import ask_turn
+from qa.search.conversation import Turn, resolve
+
+pytestmark = pytest.mark.slow
+
+
+def squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+def found_in_top(result, evidence: str, k: int = 5) -> bool:
+    return any(evidence in squeezed(h.passage.text) for h in result.hits[:k])
+
+
+def play(retriever, turns: list[str]):
+    """Ask ``turns`` as a conversation (each with the earlier ones and their shown answers); the last result."""
+    history: list[Turn] = []
+    result = None
+    for question in turns:
+        result = ask_turn(retriever, question, history, 10)
+        history.append(Turn(question, result.answer.display if result.answer else None))
+    return result
+
+
+def test_switch_across_two_articles(retriever):
+    result = play(retriever, ["邵阳市中心医院的胸痛中心建得怎么样了？", "十堰中西医结合医院的呢？"])
+    assert "胸痛中心" in result.understood.question and result.understood.drew_on == 0
+    assert found_in_top(result, "胸痛中心通过国家级评审")
+    assert all(h.passage.doc_id == "004_418b4fb8ab4a92f7" for h in result.hits if h.confident)
+
+
+def test_pronoun_takes_the_hospital_of_the_previous_answer(retriever):
+    result = play(retriever, ["哪家医院建了遗传与生殖实验室？", "它获批了什么研究生平台？"])
+    assert "荆州" in result.understood.question, result.understood
+    assert found_in_top(result, "湖北省研究生工作站")
+
+
+def test_ellipsis_keeps_the_question(retriever):
+    result = play(retriever, ["荆州一医开展了多少例远程心电？", "远程影像呢？"])
+    assert "远程影像" in result.understood.question and "荆州" in result.understood.question
+    assert found_in_top(result, "开展远程影像诊断1.63万例")
+
+
+def test_english_follow_up_to_a_chinese_question(retriever):
+    result = play(retriever, ["十堰市中西医结合医院的心衰中心通过评审了吗？",
+                              "What about Jingzhou First People's Hospital?"])
+    assert "心衰中心" in result.understood.question
+    assert found_in_top(result, "心衰中心通过国家认证")
+
+
+def test_a_shift_ignores_the_history(retriever):
+    question = "邵阳市中心医院出台了什么人才培育文件？"
+    result = play(retriever, ["荆州二医在封城期间接诊了多少发热患者？", question])
+    assert result.understood.question == question and result.understood.drew_on is None
+    assert found_in_top(result, "出台《高层次人才培育实施办法》")
+    alone = resolve(retriever, question, [])
+    assert alone.question == question
+
+
+def test_an_unanswerable_follow_up_is_refused(retriever):
+    result = play(retriever, ["邵阳市中心医院线上线下结合开了哪些专科门诊？", "母乳喂养门诊一周开几天？"])
+    assert not result.found, (result.answer, result.confidence)
+
+
+# ---------------------------------------------------------------------------------------------- API
+
+
+def test_api_follow_up(client):
+    first = client.post("/api/ask", json={"question": "荆州二医在封城期间接诊了多少发热患者？"}).json()
+    assert first["understood_as"] == first["question"] and first["drew_on"] is None
+    history = [{"question": first["question"], "answer": first["answer"]["display"] if first["found"] else None}]
+    body = client.post("/api/ask", json={"question": "那荆州一医呢？", "history": history}).json()
+    assert body["question"] == "那荆州一医呢？"
+    assert body["understood_as"] != body["question"] and "荆州" in body["understood_as"]
+    assert body["drew_on"] == 0 and body["carried"]
+    assert "resolve" in body["timings_ms"]
+    assert all(p["doc_id"] == "001_fb1151e4e454f8fb" for p in body["passages"] if p["confident"])
+
+
+def test_api_empty_history_is_none(client):
+    one = client.post("/api/ask", json={"question": "荆州二医在封城期间接诊了多少发热患者？", "history": []}).json()
+    assert one["understood_as"] == one["question"] and one["drew_on"] is None
+
+
+@pytest.mark.parametrize("history", [
+    "not a list",
+    {"question": "a"},
+    [{"question": "问题"}] * 11,  # more than 10 turns
+    [{"question": ""}],
+    [{"question": "x" * 1001}],
+    [{"question": "问题", "answer": "y" * 4001}],
+    [{"question": "问\u0007题"}],
+    [{"question": "问题", "answer": 3}],
+    [{"question": 3}],
+    [{"question": "问题", "extra": 1}],
+    [["问题", "答案"]],
+])
+def test_api_malformed_history_is_422(client, history):
+    response = client.post("/api/ask", json={"question": "那荆州一医呢？", "history": history})
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert set(body) == {"ok", "status", "error"} and body["status"] == 422 and body["ok"] is False
+
+
+def test_api_filter(client):
+    body = client.post("/api/ask", json={"question": "胸痛中心建得怎么样？",
+                                         "filter": {"doc_ids": ["004_418b4fb8ab4a92f7"]}}).json()
+    assert body["passages"] and {p["doc_id"] for p in body["passages"]} == {"004_418b4fb8ab4a92f7"}
+    glob = client.post("/api/ask", json={"question": "胸痛中心建得怎么样？", "filter": {"source": "003_*"}}).json()
+    assert {p["doc_id"] for p in glob["passages"]} == {"003_05d70a71f3258940"}
+    missing = client.post("/api/ask", json={"question": "胸痛中心", "filter": {"doc_ids": ["nope"]}})
+    assert missing.status_code == 404 and missing.json()["status"] == 404
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def _env(index_dir: Path) -> dict[str, str]:
+    return {**os.environ, "QA_INDEX_DIR": str(index_dir), "PYTHONUNBUFFERED": "1"}
+
+
+def test_ask_with_history_file(tmp_path, seed_index_dir):
+    import subprocess
+
+    history = tmp_path / "turns.json"
+    history.write_text(json.dumps([{"question": "荆州一医开展了多少例远程心电？", "answer": None}],
+                                  ensure_ascii=False), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "qa", "ask", "远程影像呢？", "--history", str(history), "--json"],
+                          capture_output=True, text=True, env=_env(seed_index_dir), timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    body = json.loads(proc.stdout)
+    assert "远程影像" in body["understood_as"] and body["drew_on"] == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"question": 5}]', encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "qa", "ask", "远程影像呢？", "--history", str(bad)],
+                          capture_output=True, text=True, env=_env(seed_index_dir), timeout=300, cwd=ROOT)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and "--history" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_chat_in_a_terminal(seed_index_dir):
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(sys.executable, ["-m", "qa", "chat"], env=_env(seed_index_dir), cwd=str(ROOT),
+                          encoding="utf-8", timeout=240)
+    try:
+        child.expect("问> ")
+        child.sendline("荆州一医开展了多少例远程心电？")
+        child.expect("远程心电")
+        child.expect("问> ")
+        child.sendline("远程影像呢？")
+        child.expect("理解为")
+        child.expect(r"\[1\]")
+        child.expect("问> ")
+        child.sendline("/new")
+        child.expect("新对话")
+        child.expect("问> ")
+        child.sendline("远程影像呢？")  # a fresh conversation: nothing to lean on
+        child.expect("问> ")
+        assert "理解为" not in child.before
+        child.sendline("/quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+

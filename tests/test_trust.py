@@ -1,0 +1,69 @@
+"""Answers you can trust, with the real model on the seed index: never another hospital's fact, never a
+confident answer to a fact the articles do not state, nothing for junk, and the same in English."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.search.answer import ask
+
+pytestmark = pytest.mark.slow
+
+SHAOYANG = "003_05d70a71f3258940"
+JINGZHOU_FIRST = "001_fb1151e4e454f8fb"
+
+
+def test_bed_count_is_never_another_hospitals(retriever):
+    # 703 beds are 邵阳市中心医院's (article 003); 荆州一医's article gives no bed count
+    result = ask(retriever, "荆州一医一共有多少张床位？", 5)
+    assert not result.found or result.answer.doc_id == JINGZHOU_FIRST, result.answer
+    assert all(not h.confident for h in result.hits if h.passage.doc_id == SHAOYANG)
+    assert all(h.grounded is False for h in result.hits if h.passage.doc_id == SHAOYANG)
+
+
+def test_the_same_question_about_the_right_hospital_is_answered(retriever):
+    result = ask(retriever, "邵阳市中心医院东院一共有多少张床位？", 5)
+    assert result.found and result.answer.doc_id == SHAOYANG
+    assert "703" in result.answer.display
+
+
+@pytest.mark.parametrize("question", [
+    "荆州一医“互联网+居家护理”能提供多少项上门护理服务？",  # 邵阳市中心医院's fact (seed_qa p014)
+    "江津区第二人民医院成立了多少个专科联盟？",  # 荆州一医's and 邵阳's fact, never 区二院's
+    "Which dance opened the Doctors' Day celebration at Shaoyang Central Hospital?",  # 区二院's (p023)
+])
+def test_an_entity_swapped_question_is_refused(retriever, question):
+    result = ask(retriever, question, 5)
+    assert not result.found, (result.answer, result.confidence)
+
+
+@pytest.mark.parametrize("question", [
+    "荆州一医的院长是谁？",  # the article names no president
+    "十堰市中西医结合医院有多少名护士？",
+    "How many nurses does Shaoyang Central Hospital employ?",
+    "Who is the director of the stroke center at Jingzhou First People's Hospital?",
+])
+def test_a_person_or_figure_the_articles_never_state_is_refused(retriever, question):
+    result = ask(retriever, question, 5)
+    assert not result.found, (result.answer, result.confidence)
+
+
+@pytest.mark.parametrize("question", ["x", "?", "asdfgh", "test", "医院", "How are you?", "你好", "12345"])
+def test_junk_is_refused(retriever, question):
+    assert not ask(retriever, question, 5).found
+
+
+def test_an_unknown_hospital_is_refused_in_both_languages(retriever):
+    zh = ask(retriever, "襄阳市中心医院的卒中中心在全国排第几？", 5)
+    en = ask(retriever, "What is the national ranking of the stroke center of Xiangyang Central Hospital?", 5)
+    assert not zh.found and not en.found
+    assert zh.unknown_terms == ("襄阳",)
+    assert any("Xiangyang" in t for t in en.unknown_terms)
+
+
+def test_answerable_questions_stay_answered(retriever):
+    for question, doc in [("荆州二医在封城期间接诊了多少发热患者？", "000_769629a9341062f1"),
+                          ("区二院党委书记是谁？", "002_3a274bbbdd8f06d7"),
+                          ("How many doctoral-degree staff does Shaoyang Central Hospital have?", SHAOYANG)]:
+        result = ask(retriever, question, 5)
+        assert result.found and result.answer.doc_id == doc, (question, result.answer, result.confidence)
