@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 TURNS = ["邵阳市中心医院的胸痛中心建得怎么样了？", "十堰中西医结合医院的呢？", "那荆州二医呢"]
 
 
-def test_three_turns_reload_and_start_over(page, tmp_path):
+def test_three_turns_reload_and_start_over(page, tmp_path):  # noqa: F811
     from playwright.sync_api import expect
 
     first = ask(page, TURNS[0])
