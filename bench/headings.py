@@ -4,7 +4,7 @@ Before this change every heading, byline and caption was a passage of its own, a
 seeds' 结合医院市中西医 ranked first for some questions. Both ways are built side by side (same model, same
 cache) and asked the same questions.
 
-    python -m bench.headings          # writes bench/results/headings.json and prints a table
+    python -m bench.headings [--sets seed_qa,xquad_zh]   # writes bench/results/headings.json, prints a table
 """
 
 from __future__ import annotations
@@ -49,14 +49,20 @@ def measure(merge: bool, sources: list[Path], queries: Path, embedder, cache_dir
 
 
 def main() -> None:
+    import argparse
+
     from embeddings import load_embedder
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    chosen = parser.parse_args().sets.split(",")
 
     settings = Settings()
     embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (sources, queries) in SETS.items():
-            if not all(p.exists() for p in [*sources, queries]):
+            if name not in chosen or not all(p.exists() for p in [*sources, queries]):
                 continue
             for merge in (False, True):
                 results[f"{name} {'merged' if merge else 'alone'}"] = measure(
