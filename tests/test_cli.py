@@ -60,11 +60,13 @@ def test_build(built):
     assert "Traceback" not in proc.stderr
     assert "passage/s" in proc.stderr or "passages/s" in proc.stderr, proc.stderr[-2000:]
     assert "embedding" in proc.stderr
-    summary = lines(proc.stdout)
-    assert len(summary) == 1, summary
-    assert summary[0].startswith(f"built {index}: 5 documents, ")
-    for part in ("passages", "sentence units", "embedded", "from cache"):
-        assert part in summary[0]
+    out = lines(proc.stdout)
+    assert len(out) == 6, out  # one line per file, then the summary
+    assert all(line.startswith("indexed  ") and line.endswith("passages)") for line in out[:5]), out
+    summary = out[-1]
+    assert summary.startswith(f"built {index}: 5 documents, ")
+    for part in ("passages", "sentence units", "embedded", "from cache", "5 files indexed, 0 skipped"):
+        assert part in summary
     assert index.is_symlink() and (index / "manifest.json").is_file()
 
 
