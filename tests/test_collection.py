@@ -388,7 +388,19 @@ def test_upload_over_the_size_limit_is_413(api, built):
 
 
 def test_concurrent_api_uploads_all_land(api, tmp_path):
+    """Four uploads at once all land, while questions asked meanwhile are all answered, each from one build."""
     results: list[int] = []
+    answers: list[tuple[int, dict]] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        deadline = time.monotonic() + 300
+        while not stop.is_set() and time.monotonic() < deadline:
+            r = api.post("/api/ask", json={"question": "市中心医院有多少个专科联盟？", "top_k": 5})
+            answers.append((r.status_code, r.json()))
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
 
     def send(n: int) -> None:
         r = upload(api, f"并发{n}.txt", f"第{n}份并发上传的文件，编号{time.time_ns()}。内容不同。".encode())
@@ -399,7 +411,14 @@ def test_concurrent_api_uploads_all_land(api, tmp_path):
         t.start()
     for t in threads:
         t.join(120)
+    stop.set()
+    asker.join(120)
     assert sorted(results) == [201] * 4
+    assert answers and all(status == 200 for status, _ in answers), answers[:3]
+    index = api.app.state.service.current().index
+    texts = {p.id: p.text for p in index.passages}
+    for _, body in answers:  # the seeds' passages do not change, so every answer matches the last build
+        assert all(texts.get(p["id"]) == p["text"] for p in body["passages"] if p["doc_id"] in SMALL)
     ids = {d["id"] for d in api.get("/api/documents").json()["documents"]}
     assert {f"并发{n}" for n in range(4)} <= ids
 
@@ -486,3 +505,72 @@ def test_kill_9_in_the_middle_of_a_write(built, small_seeds, tmp_path, cache_dir
     assert "后来" in load_index(built).documents and change.report.documents >= 3
     assert not list(builds_dir(built).glob(".tmp-*")), "a dead writer's work folder was left behind"
     assert not [p for p in files_dir(built).iterdir() if p.name.startswith(".")]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_kill_9_of_the_server_in_the_middle_of_an_upload(built, tmp_path, cache_dir, embedder):
+    """`qa serve` killed while an upload holds the write lock: the index stays whole, the lock is free, and
+    the next write removes the dead server's partial upload."""
+    import httpx
+
+    cache = link_cache(tmp_path, cache_dir)
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    env = {**qa_env(cache), "QA_ADMIN_TOKEN": TOKEN, "QA_RELOAD_INTERVAL_S": "0"}
+    server = subprocess.Popen([str(QA), "serve", "--index", str(built), "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=log, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    before = load_index(built)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        text = (SEEDS / f"{OTHER}.txt").read_text(encoding="utf-8") + f"\n\n编号{time.time_ns()}。\n"
+        body, headers = multipart("长文.txt".encode(), text.encode())
+        sender = threading.Thread(target=lambda: _post_quietly(f"{base}/api/documents", body, headers), daemon=True)
+        sender.start()
+        lock = lock_path(built)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if lock.exists() and lock.read_text().startswith(f"pid {server.pid}: document upload"):
+                break
+            time.sleep(0.005)
+        else:
+            pytest.fail("the upload never took the lock")
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(30)
+        log.close()
+    after = load_index(built)
+    assert [p.id for p in after.passages] == [p.id for p in before.passages] or "长文" in after.documents
+    with WriteLock(built, "next", wait_s=0):
+        pass
+    add_paths([unique_doc(tmp_path / "next", "其后.txt", "其后添加的文档。")], built, embedder, cache_dir=cache_dir)
+    assert "其后" in load_index(built).documents
+    assert not [p for p in files_dir(built).iterdir() if p.name.startswith(".")], "the dead upload was left"
+
+
+def _post_quietly(url: str, body: bytes, headers: dict) -> None:
+    import httpx
+
+    try:
+        httpx.post(url, content=body, headers=headers, timeout=300)
+    except httpx.HTTPError:
+        pass  # the server is killed mid-request
+

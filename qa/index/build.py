@@ -392,6 +392,20 @@ def _prune(builds: Path, keep: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _alive(name: str) -> bool:
+    """Whether the process named in ``.upload-<pid>-…`` / ``.tmp-<pid>-…`` still runs."""
+    parts = name.split("-")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return True
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _prune_files(index_dir: Path) -> None:
     """Delete stored originals that no remaining build refers to (uploads in flight are left alone)."""
     folder = files_dir(index_dir)
@@ -406,8 +420,8 @@ def _prune_files(index_dir: Path) -> None:
         wanted |= {s.get("file") for s in manifest.get("sources", []) if isinstance(s, dict)}
     for path in folder.iterdir():
         try:
-            if path.name.startswith("."):  # an upload being received, or a copy being made: only when stale
-                if time.time() - path.stat().st_mtime > 3600:
+            if path.name.startswith("."):  # an upload being received or a copy being made: only a dead one's
+                if not _alive(path.name) or time.time() - path.stat().st_mtime > 3600:
                     path.unlink()
             elif path.name not in wanted:
                 path.unlink()

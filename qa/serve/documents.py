@@ -12,6 +12,7 @@ folder), at most ``QA_MAX_UPLOAD_BYTES`` (413 beyond), and its file name is chec
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from pathlib import Path
@@ -127,7 +128,7 @@ async def _receive(request: Request, folder: Path, limit: int) -> tuple[Path, st
     if ctype != b"multipart/form-data" or not params.get(b"boundary"):
         raise DocumentRejected("send the file as multipart/form-data in a field named 'file'", 415)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f".upload-{uuid.uuid4().hex}"
+    target = folder / f".upload-{os.getpid()}-{uuid.uuid4().hex}"  # a dead server's is pruned by the next write
     state: dict = {"headers": {}, "field": b"", "value": b"", "name": None, "filename": None, "writing": False,
                    "found": False}
     fh = target.open("wb")
