@@ -210,6 +210,7 @@ def store_for(request: Request) -> FeedbackStore:
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": [{"question": "荆州二医在封城期间接诊了多少发热患者？",
                                          "passage_id": "000_769629a9341062f1#3", "vote": "up"}]},
     )
