@@ -58,7 +58,7 @@ from ._common import EVAL, ROOT, SEED_QA, SEEDS
 
 DATA = ROOT / "bench" / "data"
 TARGET_ANSWERED = 0.96
-GROUPS = ("seeds", "xquad", "drcd", "cmrc")
+GROUPS = ("seeds", "xquad", "cmrc", "drcd")
 PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 30,
           "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1,
           "seed": 7, "num_threads": 2}
@@ -119,7 +119,7 @@ def _sample(queries: list[Query], n: int, seed: int) -> list[Query]:
 
 def _rows_for(retriever: Retriever, items: list[Item], vectors: QueryVectors, rule: HitRule, group: str,
               source: str) -> list[dict]:
-    qvecs = vectors.get([it.query.text for it in items])
+    qvecs = vectors.get([retriever.match_text(it.query.text, "dense") for it in items])
     out = []
     for it, qvec in zip(items, qvecs, strict=True):
         hits = retriever.search(it.query.text, 10, qvec=qvec)
@@ -187,30 +187,37 @@ def collect_benchmark(name: str, corpus_path: Path, query_paths: list[Path], spl
 
 
 def collect(settings: Settings, refresh: bool = False) -> list[dict]:
-    """Every labelled row, cached in .cache/decision/rows.jsonl (``refresh`` recomputes)."""
-    path = settings.cache_dir / "decision" / "rows.jsonl"
-    if path.is_file() and not refresh:
-        return read_jsonl(path)
-    embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend)
-    vectors = QueryVectors(embedder, settings.cache_dir / "decision")
-    junk = junk_queries(DATA / "junk.txt")
+    """Every labelled row, cached per group in .cache/decision/rows-<group>.jsonl (``refresh`` recomputes)."""
+    work = settings.cache_dir / "decision"
+    embedder = vectors = junk = None
+    rows: list[dict] = []
     started = time.time()
-    rows = collect_seeds(settings, embedder, vectors, junk)
-    print(f"seeds: {len(rows)} rows ({time.time() - started:.0f}s)", file=sys.stderr)
-    specs = [
-        ("xquad", EVAL / "xquad_zh" / "corpus.jsonl",
-         [EVAL / "xquad_zh" / "queries.zh.jsonl", EVAL / "xquad_zh" / "queries.en.jsonl"], "near-miss"),
-        ("cmrc", EVAL / "cmrc2018_dev" / "corpus.jsonl", [EVAL / "cmrc2018_dev" / "queries.jsonl"], "share"),
-        ("drcd", EVAL / "drcd_dev" / "corpus.jsonl", [EVAL / "drcd_dev" / "queries.jsonl"], "near-miss"),
-    ]
-    for name, corpus, queries, split in specs:
-        part = collect_benchmark(name, corpus, queries, split, settings, embedder, vectors, junk)
-        print(f"{name}: {len(part)} rows ({time.time() - started:.0f}s)", file=sys.stderr)
+    specs = {
+        "xquad": (EVAL / "xquad_zh" / "corpus.jsonl",
+                  [EVAL / "xquad_zh" / "queries.zh.jsonl", EVAL / "xquad_zh" / "queries.en.jsonl"], "near-miss"),
+        "cmrc": (EVAL / "cmrc2018_dev" / "corpus.jsonl", [EVAL / "cmrc2018_dev" / "queries.jsonl"], "share"),
+        "drcd": (EVAL / "drcd_dev" / "corpus.jsonl", [EVAL / "drcd_dev" / "queries.jsonl"], "near-miss"),
+    }
+    for group in GROUPS:
+        path = work / f"rows-{group}.jsonl"
+        if path.is_file() and not refresh:
+            rows += read_jsonl(path)
+            continue
+        if embedder is None:
+            embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend)
+            vectors = QueryVectors(embedder, work)
+            junk = junk_queries(DATA / "junk.txt")
+        if group == "seeds":
+            part = collect_seeds(settings, embedder, vectors, junk)
+        else:
+            corpus, queries, split = specs[group]
+            part = collect_benchmark(group, corpus, queries, split, settings, embedder, vectors, junk)
+        print(f"{group}: {len(part)} rows ({time.time() - started:.0f}s)", file=sys.stderr)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as fh:
+            for row in part:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         rows += part
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return rows
 
 

@@ -121,7 +121,7 @@ class MentionFinder:
             if match is not None:
                 ids.append(match.id)
                 spans.append((name, match.id))
-            else:
+            elif not self.corpus_has(name):  # written in the documents, though not taken for an entity: known
                 unknown.append(name)
         self._english(question, ids, unknown, spans)
         return Mentions(tuple(dict.fromkeys(ids)), tuple(dict.fromkeys(unknown)), tuple(spans))
