@@ -72,8 +72,8 @@ def test_chat_page_structure(client):
             value = tag.get(attr)
             if value:
                 assert not EXTERNAL.match(value), f"{tag.name} loads a non-local resource: {value}"
-    assert [link["href"] for link in page.find_all("link", rel="stylesheet")] == ["/static/chat.css",
-                                                                                 "/static/feedback.css"]
+    assert [link["href"] for link in page.find_all("link", rel="stylesheet")] == [
+        "/static/chat.css", "/static/feedback.css", "/static/documents.css"]  # documents.css: the scope list
     assert [script["src"] for script in page.find_all("script")] == ["/static/chat.js", "/static/feedback.js"]
     assert "http://" not in response.text and "https://" not in response.text
 

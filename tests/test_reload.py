@@ -351,7 +351,7 @@ def test_killed_build_resumes_and_old_index_keeps_serving(served, workdir):
         print(f"\nkilled after {cached} cached vectors; resumed build: {summary}")
         assert reused > 0, summary
         assert embedded + reused == units
-        assert passages >= 300
+        assert passages >= 200  # ~2 x the seeds' passages (headings join their passage since format 3)
         after = server.wait_for(lambda h: h["passages"] == passages, timeout=180)
     finally:
         asker.finish()

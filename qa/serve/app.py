@@ -42,6 +42,16 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _allowed_methods(request: Request) -> str:
+    """The methods of every route whose path matches the request's (a path may have a route per method)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods |= set(route_methods)
+    return ", ".join(sorted(methods))
+
+
 def wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
 
@@ -159,7 +169,10 @@ def create_app(
         generic = ("Not Found", "Method Not Allowed", "There was an error parsing the body")
         message = exc.detail if isinstance(exc.detail, str) and exc.detail not in generic \
             else messages.get(exc.status_code, str(exc.detail))
-        return render_error(request, exc.status_code, message, getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every method of the path, not just those of the first route that matched it
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        return render_error(request, exc.status_code, message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
