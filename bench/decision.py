@@ -239,7 +239,7 @@ def train(rows: list[dict]):
 
     rows = [r for r in rows if r["label"] is not None]
     data = lightgbm.Dataset(_matrix(rows), label=[r["label"] for r in rows], weight=_weights(rows),
-                            feature_name=list(FEATURES), categorical_feature=["kind"], free_raw_data=False)
+                            feature_name=list(FEATURES), categorical_feature=["asked_kind"], free_raw_data=False)
     return lightgbm.train(PARAMS, data, num_boost_round=ROUNDS)
 
 

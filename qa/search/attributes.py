@@ -18,12 +18,16 @@ from functools import lru_cache
 from ..glossary import english_terms
 from ..text import fold, squeeze
 
+# Words for a person's role, written next to the name (院长李永兵): general Chinese usage, not drawn from questions.
+ROLE_WORDS = ("院长|主任|书记|医生|医师|护士长|护士|教授|专家|局长|区长|市长|主席|科长|处长|队长|组长|部长|负责人|"
+              "带头人|董事长|经理|所长|站长|校长")
+
 # What a question asks for, by its interrogative (Chinese, then English), most specific first.
 _KINDS_ZH: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(r"哪一?年|何年|哪一?天|哪一?日|几月|几号|几日|什么时候|何时|什么时间|几点|哪个月|"
                         r"哪一?月|日期|年份|哪个时候")),
     ("duration", re.compile(r"多久|多长时间|几天|几年|几个月|几小时|多少天|多少年|多少小时|多少分钟|多少个月")),
-    ("person", re.compile(r"谁|哪位|何人|什么人|哪些人|哪个人")),
+    ("person", re.compile(rf"谁|哪位|何人|什么人|哪些人|哪个人|(?:{ROLE_WORDS})(?:叫|是)(?:什么|啥)(?:名字)?")),
     ("org", re.compile(r"哪[家所个]?(?:医院|单位|机构|大学|学校|公司|部门)|哪家|什么(?:医院|单位|机构)")),
     ("place", re.compile(r"哪里|哪儿|在哪|什么地方|何处|何地|哪个(?:城市|省|国家|地方|区|县)|地址|地点")),
     ("number", re.compile(r"多少|几[个名张台次例项场期位家所种人条篇倍元万亿层床分]?|多大|多高|多长|多重|多远|"
@@ -42,9 +46,9 @@ _KINDS_EN: tuple[tuple[str, re.Pattern[str]], ...] = (
                           r"share|rate|rank|ratio)\b|\bwhat is the (?:number|rate|percentage)\b", re.I)),
 )
 # Measure words, grouped where Chinese uses them for the same count (8名 / 8人 / 8位).
-_MEASURE_GROUPS = ("名人位", "个家所", "次人次", "台套", "张床", "例", "项", "场", "期", "种", "条", "篇", "倍", "元",
+_MEASURE_GROUPS = ("名人位", "个家所", "次人次", "台套", "张床", "例", "项", "场", "期", "种", "条", "篇", "倍", "元钱",
                    "层", "分", "天日", "年", "月")
-_MEASURE_AFTER = re.compile(r"(?:多少|几)(个|名|张|台|次|例|项|场|期|位|家|所|种|人|条|篇|倍|元|层|天|日|年|月)")
+_MEASURE_AFTER = re.compile(r"(?:多少|几)(个|名|张|台|次|例|项|场|期|位|家|所|种|人|条|篇|倍|元|层|天|日|年|月|钱)")
 _NUMERAL = r"[0-9０-９]+(?:[.．][0-9]+)?|[一二三四五六七八九十两百千万亿零〇]+"
 _NUMBER = re.compile(rf"(?:{_NUMERAL})\s*(?:余|多|几|万|亿|千|百)?\s*"
                      rf"[个名张台次例项场期位家所种人条篇倍元层分天日年月万亿%％]"
@@ -52,8 +56,7 @@ _NUMBER = re.compile(rf"(?:{_NUMERAL})\s*(?:余|多|几|万|亿|千|百)?\s*"
 _DATE = re.compile(r"[0-9０-９]{4}\s*年|[0-9０-９]{1,2}\s*月|[0-9０-９]{1,2}\s*[日号]|[一二三四五六七八九十]+月|"
                    r"今年|去年|前年|明年|上半年|下半年|年初|年底|年末|春节|除夕|元旦|当天|次日|[0-9]{1,2}[时点]")
 _DURATION = re.compile(rf"(?:{_NUMERAL}|半)\s*(?:余|多)?\s*(?:个)?(?:天|日|夜|小时|分钟|年|月|周|星期)")
-_ROLE_NAME = re.compile(r"(?:院长|主任|书记|医生|医师|护士长|护士|教授|专家|局长|区长|市长|主席|科长|处长|队长|组长|"
-                        r"部长|负责人|带头人)[\u4e00-\u9fff]{2,3}|[\u4e00-\u9fff]某")
+_ROLE_NAME = re.compile(rf"(?:{ROLE_WORDS})[\u4e00-\u9fff]{{2,3}}|[\u4e00-\u9fff]某")
 _ORG = re.compile(r"[\u4e00-\u9fff]{2,12}(?:医院|大学|学院|研究所|研究院|委员会|基金会|协会|学会|公司|集团|中心)")
 _STOP_ZH = frozenset(
     """的 了 是 在 有 和 与 及 或 也 还 都 就 又 被 把 对 向 从 给 为 以 于 等 其 该 此 这 那 这个 那个 这些 那些
@@ -180,3 +183,34 @@ def term_share(terms: tuple[tuple[str, ...], ...], text: str) -> float:
             share = sum(g in folded for g in grams) / len(grams)
             found += share if share >= 0.66 else 0.0
     return found / len(terms)
+
+
+_KIND_PATTERNS = {"number": _NUMBER, "date": _DATE, "duration": _DURATION, "person": _ROLE_NAME, "org": _ORG}
+NEAR_CHARS = 12
+
+
+def answer_near_terms(what: Asked, text: str) -> float:
+    """1.0 when ``text`` has an answer of the asked type within :data:`NEAR_CHARS` characters of an asked
+    attribute term (床位703张: the number stands by what was asked), 0.0 when it has none there; 1.0 when the
+    question asks for no particular type, or names no attribute."""
+    pattern = _KIND_PATTERNS.get(what.kind or "")
+    if pattern is None or not what.terms:
+        return 1.0
+    folded = squeeze(fold(text))
+    answers = [(m.start(), m.end()) for m in pattern.finditer(folded)]
+    if not answers:
+        return 0.0
+    for candidates in what.terms:
+        for term in candidates:
+            at = folded.find(term)
+            while at >= 0:
+                if any(a - NEAR_CHARS <= at + len(term) and at <= b + NEAR_CHARS for a, b in answers):
+                    return 1.0
+                at = folded.find(term, at + 1)
+    return 0.0
+
+
+def all_terms(terms: tuple[tuple[str, ...], ...], text: str) -> float:
+    """1.0 when every asked attribute term (some candidate of each) is in ``text``."""
+    folded = squeeze(fold(text))
+    return float(all(any(c in folded for c in candidates) for candidates in terms))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .attributes import Asked, has_kind, has_measure, term_share
+from .attributes import Asked, all_terms, answer_near_terms, has_kind, has_measure, term_share
 
 if TYPE_CHECKING:
     from .answer import Answer
@@ -33,9 +33,10 @@ KINDS = ("number", "date", "duration", "person", "place", "org")
 
 FEATURES = (
     "dense1", "dense_max3", "dense_gap", "dense_mean5", "dense_all1", "score1", "cov1", "cov_max3", "cov_sent",
-    "ans_cos", "known_share", "cross_lingual", "qlen", "kind", "kind_sent", "kind_pass", "measure_asked",
+    "ans_cos", "known_share", "cross_lingual", "qlen", "asked_kind", "kind_sent", "kind_pass", "measure_asked",
     "measure_sent", "measure_pass", "terms_n", "terms_sent", "terms_pass", "terms_max3", "entity_named",
-    "grounded_top", "grounded_share5", "unknown", "candidates",
+    "grounded_top", "grounded_share5", "unknown", "candidates", "near_sent", "near_pass", "all_terms_sent",
+    "all_terms_pass",
 )
 
 
@@ -76,7 +77,7 @@ def features(
         "known_share": retriever.known_share(question),
         "cross_lingual": float(cross),
         "qlen": math.log1p(len(question)),
-        "kind": float(kind_code),
+        "asked_kind": float(kind_code),
         "kind_sent": float(has_kind(asked.kind, sentence, people)) if sentence else 0.0,
         "kind_pass": float(has_kind(asked.kind, passage_text, people)) if top else 0.0,
         "measure_asked": float(asked.measure is not None),
@@ -93,6 +94,10 @@ def features(
         ),
         "unknown": float(unknown),
         "candidates": float(len(pool)),
+        "near_sent": answer_near_terms(asked, sentence) if sentence else 0.0,
+        "near_pass": answer_near_terms(asked, passage_text) if top else 0.0,
+        "all_terms_sent": all_terms(asked.terms, sentence) if sentence else 0.0,
+        "all_terms_pass": all_terms(asked.terms, passage_text) if top else 0.0,
     }
 
 

@@ -36,14 +36,16 @@ class Grounding:
         self._mentions = {eid: np.array(rows, np.int64) for eid, rows in table.passages.items()}
 
     def mask(self, entity_ids: Iterable[str]) -> np.ndarray | None:
-        """A mask over passage rows: True where a passage grounds any of ``entity_ids`` (orgs and people
-        first: when the question names one, places it also names do not widen the set); ``None`` when
-        there is nothing to ground."""
+        """A mask over passage rows: True where a passage grounds any of ``entity_ids``: the documents'
+        subjects first (when the question names a hospital the documents are about, other names it uses do
+        not widen the set), else organisations and people, else places; ``None`` when there is nothing to
+        ground."""
         ids = [e for e in entity_ids if e in self.table.by_id]
         if not ids:
             return None
+        subjects = [e for e in ids if self.table.by_id[e].main_of]
         named = [e for e in ids if self.table.by_id[e].kind in ("org", "person")]
-        ids = named or ids
+        ids = subjects or named or ids  # 荆州一医改造华厦眼科医院…: the hospital asked about decides, not 华厦
         mask = np.zeros(len(self.doc_of_row), bool)
         for eid in ids:
             entity = self.table.by_id[eid]
