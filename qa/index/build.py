@@ -188,7 +188,7 @@ def assemble_index(
     finally:
         cache.close()
     keywords = KeywordIndex.build([p.text for p in passages], keyword_tokenizer)
-    entities = EntityTable.build(documents, passages)
+    entities = EntityTable.build(documents, passages, previous=_previous_entities(index_dir))
 
     builds = builds_dir(index_dir)
     builds.mkdir(parents=True, exist_ok=True)
@@ -248,6 +248,14 @@ def assemble_index(
         Path(index_dir), len(documents), len(passages), len(units), embedded, len(units) - embedded,
         time.perf_counter() - started, passages_of=counts,
     )
+
+
+def _previous_entities(index_dir: Path) -> EntityTable | None:
+    """The entity table of the index being replaced (its per-document facts are reused), if readable."""
+    try:
+        return EntityTable.load(Path(index_dir).resolve())
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def build_index(

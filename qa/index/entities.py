@@ -88,6 +88,7 @@ class Entity:
 
 
 def _tagger():
+    """jieba's part-of-speech tagger (its dictionary loaded once, quietly)."""
     import jieba
     import jieba.posseg
 
@@ -263,22 +264,56 @@ def _near_role(tokens: Sequence[tuple[str, str]], i: int) -> bool:
     return before.endswith(ROLES) or after.startswith(ROLES)
 
 
+_ROLE_AT = re.compile("|".join(sorted(ROLES, key=len, reverse=True)))
+_SOMEONE = re.compile(r"[\u4e00-\u9fff]某")
+_ABBREV = re.compile(rf"^[{ORDINAL_DIGITS}]$")
+
+
+def fast_tokens(text: str) -> list[tuple[str, str]]:
+    """Part-of-speech tokens from jieba's dictionary alone (its HMM for unknown words is twenty times slower
+    and names are found otherwise, see :func:`people_in`), with a numbered abbreviation (二 医, 二 院) joined
+    into one token as the HMM would have it."""
+    tokens = [(w, f) for w, f in _tagger().cut(text, HMM=False)]
+    out: list[tuple[str, str]] = []
+    for word, flag in tokens:
+        if word in ("医", "院") and out and _ABBREV.match(out[-1][0]):
+            out[-1] = (out[-1][0] + word, "n")
+        else:
+            out.append((word, flag))
+    return out
+
+
+def people_in(text: str) -> Counter:
+    """People named next to a role (院长李永兵, 李永兵院长) or as X某: the HMM tagger runs on a few characters
+    around each role word only."""
+    found: Counter = Counter()
+    tagger = _tagger()
+    for m in _ROLE_AT.finditer(text):
+        window = text[max(0, m.start() - 4) : m.end() + 4]
+        tokens = [(w, f) for w, f in tagger.cut(window)]
+        for i, (word, flag) in enumerate(tokens):
+            if _is_person(word, flag) and _near_role(tokens, i):
+                found[word] += 1
+    for m in _SOMEONE.finditer(text):
+        if m.group()[0] in SURNAMES:
+            found[m.group()] += 1
+    return found
+
+
 def _doc_facts(texts: Sequence[str]) -> _DocFacts:
     """The entities of one document, from its passages' folded texts."""
     mentions: list[str] = []
     places: Counter = Counter()
     people: Counter = Counter()
     units: Counter = Counter()
-    tagger = _tagger()
     for text in texts:
-        tokens = [(w, f) for w, f in tagger.cut(text)]
+        tokens = fast_tokens(text)
         mentions.extend(org_mentions(tokens))
         mentions.extend(m.group(1) for m in _DECLARED.finditer(text))  # …（以下简称“区二院”）
+        people.update(people_in(text))
         for i, (word, flag) in enumerate(tokens):
             if _is_place(word, flag):
                 places[place_core(word)] += 1
-            elif _is_person(word, flag) and (word.endswith("某") or _near_role(tokens, i)):
-                people[word] += 1
             elif (len(word) >= 3 and word.endswith(UNIT_SUFFIXES) and not word.endswith("学科")
                   and flag.startswith("n") and not _head_of(word)
                   and not (i + 1 < len(tokens) and _head_of(tokens[i + 1][0]))):
@@ -316,8 +351,9 @@ class EntityTable:
     """The corpus's entities, and the look-ups the search and conversation stages need."""
 
     def __init__(self, entities: Sequence[Entity], passages: dict[str, list[int]] | None = None,
-                 groups: dict[str, list[str]] | None = None) -> None:
+                 groups: dict[str, list[str]] | None = None, facts: dict[str, dict] | None = None) -> None:
         self.entities = list(entities)
+        self.facts = facts or {}  # what each document's text gave, by a hash of that text (reused by the next build)
         self.by_id = {e.id: e for e in self.entities}
         self.passages = passages or {}  # entity id -> passage rows that mention it
         self.groups = groups or {}  # doc_id -> the documents of its article (same title)
@@ -331,18 +367,30 @@ class EntityTable:
     # ---------------------------------------------------------------- building
 
     @classmethod
-    def build(cls, documents: Sequence, passages: Sequence) -> EntityTable:
+    def build(cls, documents: Sequence, passages: Sequence, previous: EntityTable | None = None) -> EntityTable:
         """Find the entities of ``documents`` (objects with ``id``, ``title``, ``text``) and the
-        ``passages`` (objects with ``doc_id`` and ``text``, in index row order) that mention each."""
+        ``passages`` (objects with ``doc_id`` and ``text``, in index row order) that mention each; what a
+        document's text gave before (``previous``, the index being replaced) is reused, so adding one
+        document reads only that one."""
         folded = [squeeze(fold(p.text)) for p in passages]
         by_doc_texts: dict[str, list[str]] = defaultdict(list)
         for p, text in zip(passages, folded, strict=True):
             by_doc_texts[p.doc_id].append(text)
         per_doc: dict[str, _DocFacts] = {}
         texts: dict[str, str] = {}
+        remembered: dict[str, dict] = {}
+        known = previous.facts if previous is not None else {}
         for doc in documents:
             texts[doc.id] = "\n".join(by_doc_texts.get(doc.id, []))
-            per_doc[doc.id] = _doc_facts(by_doc_texts.get(doc.id, []))
+            key = hashlib.sha256(f"{FORMAT}\0{texts[doc.id]}".encode("utf-8", "surrogatepass")).hexdigest()[:24]
+            if key in known:
+                per_doc[doc.id] = _DocFacts(known[key]["orgs"], Counter(known[key]["places"]),
+                                            Counter(known[key]["people"]), Counter(known[key]["units"]))
+            else:
+                per_doc[doc.id] = _doc_facts(by_doc_texts.get(doc.id, []))
+            f = per_doc[doc.id]
+            remembered[key] = {"orgs": f.orgs, "places": dict(f.places), "people": dict(f.people),
+                               "units": dict(f.units)}
         merged: dict[tuple[str, str], dict] = {}
 
         def add(kind: str, name: str, aliases: Iterable[str], doc_id: str, count: int) -> None:
@@ -395,13 +443,13 @@ class EntityTable:
             if doc.title and doc.title != doc.id:
                 titles[doc.title].append(doc.id)
         groups = {d: sorted(ids) for ids in titles.values() if len(ids) > 1 for d in ids}
-        return cls(entities, dict(rows), groups)
+        return cls(entities, dict(rows), groups, remembered)
 
     # ---------------------------------------------------------------- storage
 
     def save(self, folder: Path) -> None:
         data = {"format": FORMAT, "entities": [asdict(e) for e in self.entities], "passages": self.passages,
-                "groups": self.groups}
+                "groups": self.groups, "facts": self.facts}
         (folder / ENTITIES_FILE).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -411,7 +459,8 @@ class EntityTable:
         if not path.is_file():
             return cls([])
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls([Entity(**e) for e in data["entities"]], data.get("passages"), data.get("groups"))
+        return cls([Entity(**e) for e in data["entities"]], data.get("passages"), data.get("groups"),
+                   data.get("facts") if data.get("format") == FORMAT else None)
 
     # ---------------------------------------------------------------- look-ups
 
