@@ -11,7 +11,8 @@ STAMP     := $(VENV)/.installed
 .PHONY: install model index run serve test test-fast browser bench lint clean
 
 # torch first and exactly pinned: it is a CPU wheel on this machine's disk; anything looser pulls a CUDA build.
-# The onnx extra comes along so QA_BACKEND=onnx works and its test runs; torch stays the default backend.
+# onnxruntime (the default QA_BACKEND=onnx) is a core dependency; torch stays: it exports the model once and
+# is the QA_BACKEND=torch path.
 # The ocr extra (RapidOCR, models inside the wheel) reads scanned PDF pages and images.
 # The ray and milvus extras: `qa build --ray` and QA_VECTOR_STORE=milvus, and their tests.
 $(STAMP): pyproject.toml Makefile
