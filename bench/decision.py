@@ -49,7 +49,7 @@ from qa.evaluation.negatives import (
 from qa.index.store import build_index, load_index
 from qa.search.answer import evidence, question_asks
 from qa.search.attributes import term_share
-from qa.search.decision import DECISION_FILE, FEATURES, MODEL_DIR
+from qa.search.decision import DECISION_FILE, FEATURES, MODEL_DIR, refused_outright
 from qa.search.retriever import Retriever
 from qa.settings import Settings
 from qa.text import fold, squeeze
@@ -243,16 +243,22 @@ def train(rows: list[dict]):
     return lightgbm.train(PARAMS, data, num_boost_round=ROUNDS)
 
 
+def _found(rows: list[dict], scores, threshold: float) -> list[bool]:
+    """The decision as the service makes it: the probability against the threshold, and the two gates."""
+    return [bool(s >= threshold and not refused_outright(r)) for r, s in zip(rows, scores, strict=True)]
+
+
 def choose_threshold(booster, rows: list[dict], target: float = TARGET_ANSWERED) -> float:
     """The highest threshold at which the answerable questions of every group are answered at ``target``
     on average (groups weigh the same)."""
     positives = [r for r in rows if r["label"] == 1]
     scores = booster.predict(_matrix(positives))
-    by_group: dict[str, list[float]] = defaultdict(list)
-    for r, s in zip(positives, scores, strict=True):
-        by_group[r["group"]].append(float(s))
     for t in np.arange(0.95, 0.01, -0.01):
-        if np.mean([np.mean(np.array(v) >= t) for v in by_group.values()]) >= target:
+        found = _found(positives, scores, t)
+        by_group: dict[str, list[bool]] = defaultdict(list)
+        for r, f in zip(positives, found, strict=True):
+            by_group[r["group"]].append(f)
+        if np.mean([np.mean(v) for v in by_group.values()]) >= target:
             return round(float(t), 2)
     return 0.01
 
@@ -262,7 +268,7 @@ def measure(booster, threshold: float, rows: list[dict]) -> dict:
     if not rows:
         return {}
     scores = booster.predict(_matrix(rows))
-    found = [s >= threshold and r["unknown"] == 0 for r, s in zip(rows, scores, strict=True)]
+    found = _found(rows, scores, threshold)
     out: dict = {}
     by_source: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
@@ -322,6 +328,7 @@ def main(argv: list[str] | None = None) -> None:
             "model_file": "decision.lgb.txt", "features": list(FEATURES), "threshold": threshold,
             "trained_on": {g: sum(1 for r in rows if r["group"] == g and r["label"] is not None) for g in GROUPS},
             "recipe": "python -m bench.decision --write", "params": PARAMS, "rounds": ROUNDS,
+            "backend": settings.backend,
             "target_answered": TARGET_ANSWERED, "leave_one_group_out": report,
             "in_sample": measure(booster, threshold, rows),
         }

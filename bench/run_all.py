@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.run_all                 # latency, threads, build, memory, scale (~35 min)
     .venv/bin/python -m bench.run_all latency build   # a selection
 
-bench.onnx_quality (needs the onnx extra) and bench.load / bench.calibrate are run on their own.
+bench.onnx_quality (needs the onnx extra), bench.load, bench.decision, bench.sentences and bench.conversation
+are run on their own.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         MODEL_DIR.mkdir(exist_ok=True)
         booster.save_model(str(MODEL_DIR / "sentence.lgb.txt"))
         meta = {"model_file": "sentence.lgb.txt", "features": list(FEATURES), "params": PARAMS, "rounds": ROUNDS,
-                "recipe": "python -m bench.sentences --write",
+                "recipe": "python -m bench.sentences --write", "backend": settings.backend,
                 "trained_on": dict(Counter(r["group"] for r in rows)), **report}
         SENTENCE_FILE.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {SENTENCE_FILE}")

@@ -88,17 +88,12 @@ def evidence(
 def decide(retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarray) -> tuple[Answer | None, Verdict]:
     """Choose the answer sentence and decide whether it is reliable; mark each hit ``confident``.
 
-    With the trained classifier (:mod:`qa.search.decision`) its probability decides; without one, the
-    calibrated thresholds. A question naming something the documents never mention, or whose grounded
-    passages are none, is never found.
+    The trained classifier's probability (:mod:`qa.search.decision`) decides, held against its threshold; a
+    question naming something the documents never mention, or asking about nothing they state, or whose
+    grounded passages are none, is never found.
     """
     answer, values = evidence(retriever, question, hits, qvec)
-    model = load_decision()
-    if model is not None:
-        verdict = model.decide(values)
-    else:
-        ok = retriever.is_confident(question, hits)
-        verdict = Verdict(ok, float(ok), 0.5, values)
+    verdict = load_decision().decide(values)
     found = verdict.found and answer is not None
     for hit in hits:
         hit.confident = found and hit.grounded is not False

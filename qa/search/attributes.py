@@ -214,3 +214,25 @@ def all_terms(terms: tuple[tuple[str, ...], ...], text: str) -> float:
     """1.0 when every asked attribute term (some candidate of each) is in ``text``."""
     folded = squeeze(fold(text))
     return float(all(any(c in folded for c in candidates) for candidates in terms))
+
+
+_ROLE = re.compile(ROLE_WORDS)
+
+
+def asked_role(what: Asked) -> str | None:
+    """The role a "who" question asks about (主任 in 胸外科主任是谁, director in "Who is the director of …")."""
+    if what.kind != "person":
+        return None
+    for candidates in what.terms:
+        for c in candidates:
+            m = _ROLE.fullmatch(c) or (len(candidates) == 1 and _ROLE.search(c))
+            if m:
+                return m.group()
+    return None
+
+
+def names_role(role: str, text: str) -> bool:
+    """True when ``text`` names someone in ``role``: the role next to a name (主任张三, 张三主任)."""
+    folded = squeeze(fold(text))
+    pattern = rf"{role}[\u4e00-\u9fff]{{2,3}}|[\u4e00-\u9fff]{{2,3}}{role}(?![\u4e00-\u9fff])"
+    return re.search(pattern, folded) is not None

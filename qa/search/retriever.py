@@ -1,10 +1,9 @@
-"""Hybrid retrieval: dense (FAISS) and keyword (BM25) legs fused by reciprocal rank, deduplicated,
-with a calibrated confidence decision.
+"""Hybrid retrieval: dense (FAISS) and keyword (BM25) legs, and the passages grounded in the entity a question
+names as a third, fused by reciprocal rank and deduplicated.
 
-The confidence rule reads two features of the best passage: its dense cosine similarity, and how much of
-the question's (idf-weighted) keyword mass it contains. Thresholds come from ``calibration.json``, written
-by ``bench/calibrate.py`` from labelled questions; they are not guessed. A Chinese question naming
-something the documents never mention is refused first (:mod:`qa.search.terms`).
+Each hit carries the evidence the found decision reads (:mod:`qa.search.decision`): its cosine, how far that
+stands out from the question's own background, keyword coverage, and whether it is grounded in the entity
+asked about (:mod:`qa.search.grounding`). The legs' weights are in ``calibration.json``.
 """
 
 from __future__ import annotations
@@ -40,17 +39,11 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fff
 
 @dataclass(frozen=True)
 class Calibration:
-    """Weights of the two legs and the "found" thresholds."""
+    """Weights of the legs, and what counts as a question in another script."""
 
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
     candidates: int = 100
-    dense_min: float = 0.86
-    coverage_min: float = 0.6
-    dense_with_coverage_min: float = 0.80
-    cross_lingual_dense_min: float = 0.78
-    cross_lingual_coverage_min: float = 2.0  # > 1: off unless calibrated
-    cross_lingual_dense_with_coverage_min: float = 1.0
     cross_lingual_cjk_share: float = 0.3
     glossary_weight: float = 0.3
     entity_weight: float = 1.0  # RRF weight of the grounded passages' own dense ranking
@@ -79,6 +72,7 @@ class Hit:
     row: int = -1
     confident: bool = False  # set by the found decision (qa.search.answer.decide)
     grounded: bool | None = None  # None: the question names no entity; False: a passage about another
+    z: float = 0.0  # the dense score against the question's own background (how far it stands out)
 
 
 @lru_cache(maxsize=65536)
@@ -285,6 +279,10 @@ class Retriever:
         clock = time.perf_counter()
         allowed = self.rows_of(doc_ids) if doc_ids is not None else None
         dense_of = self._dense(qvec, min(len(self.index.units), pool * 3), allowed)
+        background = sorted(dense_of.values(), reverse=True)
+        background = background[5:60] if len(background) > 15 else background
+        bg_mean = float(np.mean(background)) if background else 0.0
+        bg_std = max(float(np.std(background)), 0.01) if len(background) > 1 else 0.05
         grounded = self.grounding.mask([*self.mentions(question).entities, *context])
         if grounded is not None and allowed is not None:
             grounded &= allowed
@@ -341,32 +339,13 @@ class Retriever:
                     coverage=round(self.coverage(question, passage.text), 4),
                     row=pid,
                     grounded=None if grounded is None else bool(grounded[pid]),
+                    z=round((dense_of[pid] - bg_mean) / bg_std, 3),
                 )
             )
             if len(hits) == k:
                 break
         _lap(timings, "fuse", lap)
         return hits
-
-    def is_confident(self, question: str, hits: list[Hit]) -> bool:
-        """The calibrated "found" rule over the best passages.
-
-        A question written mostly in another script than Chinese (an English question) has thresholds
-        of its own: cross-lingual similarities sit lower, and its coverage counts dictionary renderings of
-        its words. A Chinese question that names a place, person or organisation, or counts something, that
-        the documents never mention is refused outright.
-        """
-        hits = [h for h in hits if h.grounded is not False]  # never another entity's passage
-        if not hits or self.unknown_terms(question):
-            return False
-        cal = self.calibration
-        dense = max(h.dense for h in hits[:3])
-        coverage = max(h.coverage for h in hits[:3])
-        if self.cross_lingual(question):
-            return dense >= cal.cross_lingual_dense_min or (
-                coverage >= cal.cross_lingual_coverage_min and dense >= cal.cross_lingual_dense_with_coverage_min
-            )
-        return dense >= cal.dense_min or (coverage >= cal.coverage_min and dense >= cal.dense_with_coverage_min)
 
 
 def entity_table(index: CorpusIndex) -> EntityTable:

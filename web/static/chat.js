@@ -63,6 +63,7 @@
     var holds = containsAnswer(p, answer);
     var href = sourceHref(p, holds ? answer : null);
     var li = el("li", "passage" + (holds ? " has-answer" : ""));
+    if (p.id) li.setAttribute("data-passage-id", p.id);
 
     var link = el("a", "cite-link");
     link.href = href;
