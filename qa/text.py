@@ -20,8 +20,24 @@ def _t2s():
     return OpenCC("t2s")
 
 
+SHORT_TEXT = 2000  # sentences, passages and questions: folded once, remembered
+
+
 def fold(text: str) -> str:
-    """Return ``text`` NFKC-normalised, lower-cased and converted to simplified Chinese."""
+    """Return ``text`` NFKC-normalised, lower-cased and converted to simplified Chinese.
+
+    The conversion (OpenCC, pure Python) is the slow part of reading evidence at question time, and the same
+    sentences and passages are read again and again, so texts up to ``SHORT_TEXT`` characters are remembered.
+    """
+    return _fold_short(text) if len(text) <= SHORT_TEXT else _fold(text)
+
+
+@lru_cache(maxsize=65536)
+def _fold_short(text: str) -> str:
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     return _t2s().convert(text)
 

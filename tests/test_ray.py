@@ -103,7 +103,10 @@ def inside(work: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ray_build_on_two_nodes_resumes_and_matches_the_local_vectors(tmp_path, seed_index_dir, embedder, cache_dir):
+def test_ray_build_on_two_nodes_resumes_and_matches_the_local_vectors(tmp_path, cache_dir):
+    """On the torch backend (fp32): the default onnx backend quantises activations per batch (dynamic int8), so
+    its vectors move with the batch they were encoded in (Ray's chunks against a local build: cosine >= 0.995
+    measured), while fp32 vectors do not."""
     pytest.importorskip("ray", reason="the ray extra (make test installs it)")
     if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
         pytest.skip("needs root, unshare and ip for a private network namespace")
@@ -115,7 +118,7 @@ def test_ray_build_on_two_nodes_resumes_and_matches_the_local_vectors(tmp_path, 
     (work / "cache" / "models").symlink_to((cache_dir / "models").resolve())  # the converted model; a fresh cache
     started = time.time()
     run = subprocess.run(["unshare", "-n", sys.executable, __file__, "--inside", str(work)], capture_output=True,
-                         text=True, timeout=900)
+                         text=True, timeout=900, env={**os.environ, "QA_BACKEND": "torch"})
     result = json.loads((work / "result.json").read_text(encoding="utf-8"))
     print(f"ray two-node run: {time.time() - started:.0f}s; {json.dumps(result)[:600]}")
     assert run.returncode == 0, run.stderr[-2000:]
@@ -131,9 +134,14 @@ def test_ray_build_on_two_nodes_resumes_and_matches_the_local_vectors(tmp_path, 
     assert 0 < manifest["embedded"] <= units - result["cached_at_kill"]  # resumed: the killed run's chunks reused
     assert f"{units - manifest['embedded']} from cache" in result["resumed_out"]
 
+    from embeddings import load_embedder
+    from qa.index.store import build_index
+
+    embedder = load_embedder("default", cache_dir=cache_dir, backend="torch")
     index = load_index(work / "index", embedder)
     ray_vectors = index.vectors.reconstruct_all()
-    local = load_index(seed_index_dir, embedder)  # the same seeds built locally with the shared cache
+    build_index([ROOT / "seeds"], tmp_path / "local" / "index", embedder, cache_dir=cache_dir)
+    local = load_index(tmp_path / "local" / "index", embedder)  # the same seeds built locally
     assert len(local.vectors) == len(ray_vectors) == units
     local_vectors = local.vectors.reconstruct_all()
     cosine = np.sum(ray_vectors * local_vectors, axis=1)

@@ -35,6 +35,11 @@ class Grounding:
         self._rows_of_doc = {doc: np.array(rows, np.int64) for doc, rows in by_doc.items()}
         self._mentions = {eid: np.array(rows, np.int64) for eid, rows in table.passages.items()}
 
+    def article_size(self, entity) -> int:
+        """How many passages the documents mainly about ``entity`` have (with the rest of their articles)."""
+        docs = {part for doc in entity.main_of for part in self.table.groups.get(doc, [doc])}
+        return sum(len(self._rows_of_doc.get(doc, ())) for doc in docs)
+
     def mask(self, entity_ids: Iterable[str]) -> np.ndarray | None:
         """A mask over passage rows: True where a passage grounds any of ``entity_ids``: the documents'
         subjects first (when the question names a hospital the documents are about, other names it uses do

@@ -32,6 +32,7 @@ from .mentions import MentionFinder
 from .terms import unknown_terms
 
 RRF_K = 60
+STRIP_MIN_PASSAGES = 8  # see Retriever.match_text
 EXACT_FILTER_UNITS = 50_000  # a filtered search scores up to this many units exactly
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
@@ -241,14 +242,16 @@ class Retriever:
 
     def match_text(self, question: str, leg: str) -> str:
         """The text a leg matches for ``question``: the question, or (see ``Calibration.strip_subjects``) the
-        question without the names of the documents' subjects when enough of it is left."""
+        question without the names of the documents' subjects when enough of it is left. Only the subject of a
+        long article (``STRIP_MIN_PASSAGES`` passages or more: a hospital its article is about from end to end)
+        is left out; the subject of a paragraph or two is what finds that paragraph, and stays."""
         mode = self.calibration.strip_subjects
         if mode == "none" or (mode == "dense" and leg != "dense"):
             return question
         text = question
         for surface, eid in self.mentions(question).spans:
             entity = self.entities.by_id.get(eid)
-            if entity is not None and entity.main_of:
+            if entity is not None and entity.main_of and self.grounding.article_size(entity) >= STRIP_MIN_PASSAGES:
                 text = text.replace(surface, " ") if surface in text else text
         text = re.sub(r"^[\s的,，、]+|\s{2,}", " ", text).strip()
         letters = sum(1 for c in text if c.isalnum())
@@ -283,11 +286,16 @@ class Retriever:
         background = background[5:60] if len(background) > 15 else background
         bg_mean = float(np.mean(background)) if background else 0.0
         bg_std = max(float(np.std(background)), 0.01) if len(background) > 1 else 0.05
-        grounded = self.grounding.mask([*self.mentions(question).entities, *context])
+        named = [*self.mentions(question).entities, *context]
+        grounded = self.grounding.mask(named)
         if grounded is not None and allowed is not None:
             grounded &= allowed
+        # the third leg only for a question about one of the documents' subjects (a hospital): other names
+        # (a person, a place in an encyclopedia article) ground the answer but would only reorder the passages
+        about_subject = any(self.entities.by_id[e].main_of for e in named if e in self.entities.by_id)
         entity_of = (
-            self._dense(qvec, pool, grounded) if grounded is not None and legs == "hybrid" and grounded.any() else {}
+            self._dense(qvec, pool, grounded)
+            if about_subject and grounded is not None and legs == "hybrid" and grounded.any() else {}
         )
         lap = _lap(timings, "dense", clock)
         fused: dict[int, float] = {}
