@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..glossary import lemmas, reverse_dictionary, spell
-from ..index.entities import Entity, EntityTable, _tagger, name_place, org_mentions, same_organisation
+from ..index.entities import Entity, EntityTable, fast_tokens, name_place, org_mentions, same_organisation
 from ..text import fold, squeeze
 
 _CAP_RUN = re.compile(
@@ -101,7 +101,7 @@ class MentionFinder:
         folded = squeeze(fold(question))
         names: list[tuple[int, int]] = []  # organisation names the grammar finds, longer than a known alias
         if any("\u4e00" <= c <= "\u9fff" for c in folded):
-            tokens = [(w, f) for w, f in _tagger().cut(folded)]
+            tokens = fast_tokens(folded)  # the same tokens the index found its names with
             for name in org_mentions(tokens):
                 at = folded.find(name)
                 if at >= 0:

@@ -94,6 +94,7 @@ def _lap(timings: dict[str, float] | None, stage: str, since: float) -> float:
     return now
 
 
+@lru_cache(maxsize=8192)
 def cjk_share(text: str) -> float:
     """Share of the letters in ``text`` that are CJK characters."""
     letters = [c for c in text if c.isalpha()]
