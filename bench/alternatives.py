@@ -34,7 +34,8 @@ import numpy as np
 from embeddings import EmbeddingCache, VectorIndex, load_embedder
 from qa.evaluation import HitRule, load_queries, read_jsonl, run, summarize
 from qa.glossary import chinese_keywords
-from qa.index.store import CorpusIndex, Units, build_index, embed_with_cache, load_index
+from qa.index.build import build_index
+from qa.index.store import CorpusIndex, Units, embed_with_cache, load_index
 from qa.ingest.documents import normalize_whitespace
 from qa.search.retriever import Calibration, Retriever
 from qa.settings import Settings

@@ -15,7 +15,8 @@ import time
 
 from embeddings import load_embedder
 from qa.evaluation.benchmark import load_queries
-from qa.index.store import build_index, load_index
+from qa.index.build import build_index
+from qa.index.store import load_index
 from qa.search.answer import ask
 from qa.search.retriever import Retriever
 from qa.settings import Settings

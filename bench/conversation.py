@@ -27,7 +27,8 @@ from pathlib import Path
 
 from embeddings import load_embedder
 from qa.evaluation.benchmark import read_jsonl
-from qa.index.store import build_index, load_index
+from qa.index.build import build_index
+from qa.index.store import load_index
 from qa.search.answer import ask, ask_turn
 from qa.search.conversation import Turn, resolve
 from qa.search.retriever import RRF_K, Retriever

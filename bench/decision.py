@@ -46,7 +46,8 @@ from qa.evaluation.negatives import (
     share_split,
     swap_entities,
 )
-from qa.index.store import build_index, load_index
+from qa.index.build import build_index
+from qa.index.store import load_index
 from qa.search.answer import evidence, question_asks
 from qa.search.attributes import term_share
 from qa.search.decision import DECISION_FILE, FEATURES, MODEL_DIR, refused_outright

@@ -15,7 +15,8 @@ from pathlib import Path
 from unittest import mock
 
 from qa import evaluation
-from qa.index.store import build_index, load_index
+from qa.index.build import build_index
+from qa.index.store import load_index
 from qa.ingest import documents
 from qa.search.retriever import Retriever
 from qa.settings import Settings

@@ -77,7 +77,7 @@ def main() -> None:
     try:
         from qa.index.build import build_index
     except ImportError:  # before the index package was split
-        from qa.index.store import build_index
+        from qa.index.build import build_index
 
     settings = Settings()
     embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend)

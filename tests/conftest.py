@@ -41,7 +41,7 @@ def embedder(cache_dir):
 @pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory, embedder, cache_dir) -> Path:
     """The seeds built into a session-wide index directory."""
-    from qa.index.store import build_index
+    from qa.index.build import build_index
 
     index_dir = tmp_path_factory.mktemp("seed-index") / "index"
     build_index([SEEDS], index_dir, embedder, cache_dir=cache_dir)

@@ -12,7 +12,8 @@ import pytest
 
 from bench.docfiles import articles, write_docx, write_html, write_markdown, write_pdfs
 from qa import evaluation
-from qa.index.store import build_index, load_index
+from qa.index.build import build_index
+from qa.index.store import load_index
 from qa.search.retriever import Retriever
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

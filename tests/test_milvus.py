@@ -79,7 +79,8 @@ def test_bad_milvus_uri_says_what_to_use():
 @pytest.fixture(scope="module")
 def milvus_index(tmp_path_factory, embedder, cache_dir):
     """The seeds built with QA_VECTOR_STORE=milvus into a Milvus Lite file (embeddings from the shared cache)."""
-    from qa.index.store import build_index, load_index
+    from qa.index.build import build_index
+    from qa.index.store import load_index
 
     tmp = tmp_path_factory.mktemp("milvus-seeds")
     config = {"backend": "milvus", "uri": str(tmp / "milvus.db")}
@@ -144,7 +145,8 @@ def test_api_answers_from_milvus(milvus_index, embedder, client):
 @pytest.mark.slow
 def test_rebuilds_keep_two_collections_and_a_failed_build_leaves_none(tmp_path, embedder, cache_dir, monkeypatch):
     from qa.index import store as store_module
-    from qa.index.store import build_index, load_index
+    from qa.index.build import build_index
+    from qa.index.store import load_index
 
     docs = tmp_path / "docs"
     docs.mkdir()

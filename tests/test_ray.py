@@ -135,7 +135,7 @@ def test_ray_build_on_two_nodes_resumes_and_matches_the_local_vectors(tmp_path, 
     assert f"{units - manifest['embedded']} from cache" in result["resumed_out"]
 
     from embeddings import load_embedder
-    from qa.index.store import build_index
+    from qa.index.build import build_index
 
     embedder = load_embedder("default", cache_dir=cache_dir, backend="torch")
     index = load_index(work / "index", embedder)

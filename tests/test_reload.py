@@ -208,7 +208,7 @@ def workdir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def served(workdir, embedder, cache_dir):
     """The seeds (a writable copy) built into an index and served by `qa serve`."""
-    from qa.index.store import build_index
+    from qa.index.build import build_index
 
     source = workdir / "seeds"
     shutil.copytree(SEEDS, source)
@@ -364,7 +364,7 @@ def test_killed_build_resumes_and_old_index_keeps_serving(served, workdir):
 
 
 def test_serve_with_corrupt_index(workdir, embedder, cache_dir):
-    from qa.index.store import build_index
+    from qa.index.build import build_index
 
     index_dir = workdir / "corrupt" / "index"
     build_index([SEEDS], index_dir, embedder, cache_dir=cache_dir)

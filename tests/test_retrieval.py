@@ -116,7 +116,8 @@ def test_answer_offsets_slice_the_source(retriever):
 
 
 def test_duplicates_never_appear_together(tmp_path, embedder, cache_dir):
-    from qa.index.store import build_index, load_index
+    from qa.index.build import build_index
+    from qa.index.store import load_index
     from qa.search.retriever import Retriever
 
     src = tmp_path / "docs"
@@ -148,7 +149,8 @@ def test_eval_sample_matches_shared_eval():
 
 def test_eval_hit_rule_matches_evaluate_py(tmp_path, embedder, cache_dir):
     """Our `qa eval` and the benchmark's own evaluate.py agree on a sample of XQuAD (Chinese and English)."""
-    from qa.index.store import build_index, load_index
+    from qa.index.build import build_index
+    from qa.index.store import load_index
     from qa.search.retriever import Retriever
 
     spec = importlib.util.spec_from_file_location("shared_evaluate", SAMPLE / "evaluate.py")

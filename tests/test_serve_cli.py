@@ -87,7 +87,7 @@ def test_a_host_that_is_not_ours_is_one_line():
 
 
 def test_health_turns_false_when_the_served_index_is_deleted(embedder, cache_dir, tmp_path):
-    from qa.index.store import build_index
+    from qa.index.build import build_index
     from qa.serve.app import create_app
 
     index_dir = tmp_path / "index"
@@ -160,7 +160,7 @@ def parse_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
 
 
 def test_two_workers_share_the_index_reload_it_and_stop_on_sigterm(embedder, cache_dir, copy_seeds, tmp_path):
-    from qa.index.store import build_index
+    from qa.index.build import build_index
 
     index_dir = tmp_path / "index"
     build_index([copy_seeds], index_dir, embedder, cache_dir=cache_dir)

@@ -20,7 +20,8 @@ from types import SimpleNamespace
 import pytest
 
 from qa.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from qa.index.store import MANIFEST, build_index, load_index, read_manifest
+from qa.index.build import build_index
+from qa.index.store import MANIFEST, load_index, read_manifest
 
 pytestmark = pytest.mark.slow
 

@@ -59,7 +59,8 @@ def evaluate(corpora, queries, conversations, near_miss, swap_entities, junk_fil
     from .. import evaluation
     from ..evaluation import negatives
     from ..evaluation.conversations import format_conversations, run_conversations, summarize_conversations
-    from ..index.store import build_index, load_index
+    from ..index.build import build_index
+    from ..index.store import load_index
     from ..search.retriever import Retriever
 
     settings = _settings()

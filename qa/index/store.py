@@ -230,10 +230,3 @@ def embed_with_cache(
         found.update((keys[i], v) for i, v in zip(chunk, vectors, strict=True))
     out = np.stack([found[k] for k in keys]) if keys else np.zeros((0, embedder.dim), np.float32)
     return np.ascontiguousarray(out, dtype=np.float32), len(todo)
-
-
-def build_index(*args: Any, **kwargs: Any) -> Any:
-    """See :func:`qa.index.build.build_index` (kept here for importers of the old module)."""
-    from .build import build_index as build
-
-    return build(*args, **kwargs)

@@ -81,7 +81,8 @@ def evidence(
     what = question_asks(retriever, question)
     answer = best_sentence(retriever, question, hits, qvec, what)
     unknown = len(retriever.unknown_terms(question))
-    return answer, features(retriever, question, hits, answer, what, unknown,
+    sentence, cosine = (answer.display, answer.cosine) if answer else ("", 0.0)
+    return answer, features(retriever, question, hits, sentence, cosine, what, unknown,
                             bool(retriever.mentions(question).entities))
 
 

@@ -32,7 +32,6 @@ from .attributes import (
 )
 
 if TYPE_CHECKING:
-    from .answer import Answer
     from .retriever import Hit, Retriever
 
 MODEL_DIR = Path(__file__).with_name("models")
@@ -59,16 +58,16 @@ class Verdict:
 
 
 def features(
-    retriever: Retriever, question: str, hits: list[Hit], answer: Answer | None, asked: Asked,
+    retriever: Retriever, question: str, hits: list[Hit], sentence: str, sentence_cos: float, asked: Asked,
     unknown: int, entity_named: bool,
 ) -> dict[str, float]:
-    """The evidence for one question, as numbers (see :data:`FEATURES`)."""
+    """The evidence for one question, as numbers (see :data:`FEATURES`); ``sentence`` is the chosen answer
+    sentence (display text, "" for none) and ``sentence_cos`` its similarity to the question."""
     pool = [h for h in hits if h.grounded is not False]
     top = pool[0] if pool else None
     dense = [h.dense for h in pool] or [0.0]
     people = retriever.people
     passage_text = top.passage.text if top else ""
-    sentence = answer.display if answer else ""
     cross = retriever.cross_lingual(question)
     kind_code = KINDS.index(asked.kind) + 1 if asked.kind in KINDS else 0
     role = asked_role(asked)
@@ -82,7 +81,7 @@ def features(
         "cov1": top.coverage if top else 0.0,
         "cov_max3": max((h.coverage for h in pool[:3]), default=0.0),
         "cov_sent": retriever.coverage(question, sentence) if sentence else 0.0,
-        "ans_cos": answer.cosine if answer else 0.0,
+        "ans_cos": sentence_cos if sentence else 0.0,
         "known_share": retriever.known_share(question),
         "cross_lingual": float(cross),
         "qlen": math.log1p(len(question)),
