@@ -287,3 +287,19 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     value = fn()
     return time.perf_counter() - start, value
+
+
+def seed_retriever(settings):
+    """The model of ``settings`` and a retriever over the seeds, built (or reused) in the cache, warmed up."""
+    from embeddings import load_embedder
+    from qa.index.build import build_index
+    from qa.index.store import load_index
+    from qa.search.retriever import Retriever
+
+    embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend,
+                             query_threads=settings.query_threads)
+    index_dir = settings.cache_dir / "decision" / "indexes" / "seeds"
+    build_index([SEEDS], index_dir, embedder, cache_dir=settings.cache_dir)
+    retriever = Retriever(embedder, load_index(index_dir, embedder))
+    retriever.warm_up()
+    return retriever

@@ -13,15 +13,11 @@ import argparse
 import statistics
 import time
 
-from embeddings import load_embedder
 from qa.evaluation.benchmark import load_queries
-from qa.index.build import build_index
-from qa.index.store import load_index
 from qa.search.answer import ask
-from qa.search.retriever import Retriever
 from qa.settings import Settings
 
-from ._common import ROOT, SEED_QA, SEEDS, machine, write_results
+from ._common import ROOT, SEED_QA, machine, seed_retriever, write_results
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,12 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     settings = Settings()
-    embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend,
-                             query_threads=settings.query_threads)
-    index_dir = settings.cache_dir / "decision" / "indexes" / "seeds"
-    build_index([SEEDS], index_dir, embedder, cache_dir=settings.cache_dir)
-    retriever = Retriever(embedder, load_index(index_dir, embedder))
-    retriever.warm_up()
+    retriever = seed_retriever(settings)
     questions = [q.text for q in load_queries(SEED_QA)
                  + load_queries(ROOT / "bench" / "data" / "seed_questions.dev.jsonl")]
     for q in questions[:20]:  # warm the model's threads and the tagger
@@ -44,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         pad = " " * (round_ + 1)
         for q in questions:
             started = time.perf_counter()
-            embedder.embed_queries([q + pad])
+            retriever.embedder.embed_queries([q + pad])
             encode.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             ask(retriever, q + pad, 5)

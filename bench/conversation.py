@@ -25,16 +25,13 @@ import statistics
 import time
 from pathlib import Path
 
-from embeddings import load_embedder
 from qa.evaluation.benchmark import read_jsonl
-from qa.index.build import build_index
-from qa.index.store import load_index
 from qa.search.answer import ask, ask_turn
 from qa.search.conversation import Turn, resolve
 from qa.search.retriever import RRF_K, Retriever
 from qa.settings import Settings
 
-from ._common import EVAL, ROOT, SEEDS, machine, write_results
+from ._common import EVAL, ROOT, machine, seed_retriever, write_results
 
 DESIGNS = ("alone", "rewrite", "topic", "concat", "fused")
 
@@ -85,12 +82,7 @@ def main(argv: list[str] | None = None) -> None:
                         default=[EVAL / "conversations.jsonl", ROOT / "bench" / "data" / "conversations.dev.jsonl"])
     args = parser.parse_args(argv)
     settings = Settings()
-    embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend,
-                             query_threads=settings.query_threads)
-    index_dir = settings.cache_dir / "decision" / "indexes" / "seeds"
-    build_index([SEEDS], index_dir, embedder, cache_dir=settings.cache_dir)
-    retriever = Retriever(embedder, load_index(index_dir, embedder))
-    retriever.warm_up()
+    retriever = seed_retriever(settings)
     results = {"machine": machine(), "files": {}}
     for path in args.files:
         ranks, with_history, first = play(retriever, path)
