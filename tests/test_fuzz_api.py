@@ -22,7 +22,7 @@ import schemathesis
 from conftest import make_settings
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 pytestmark = pytest.mark.slow
 
@@ -73,6 +73,12 @@ def check_response(response) -> None:
         assert 200 <= status < 300, status
 
 
+def excluded_checks(response) -> list:
+    """Checks left out for one response: a 413 (a body over the size limit, which a long generated ``history``
+    reaches) rejects the request too, though schemathesis counts only its own list of statuses as rejections."""
+    return [positive_data_acceptance] + ([negative_data_rejection] if response.status_code == 413 else [])
+
+
 def test_fuzzed_schema_is_the_apps_own(client):
     served = client.get("/openapi.json")
     assert served.status_code == 200
@@ -88,7 +94,7 @@ def test_api_fuzz(case, app):
     """The seeds app as served by default (admin endpoints off)."""
     response = case.call(app=app)
     check_response(response)
-    case.validate_response(response, excluded_checks=[positive_data_acceptance])
+    case.validate_response(response, excluded_checks=excluded_checks(response))
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +114,7 @@ def test_admin_reload_fuzz(case, admin_app):
     """Admin endpoints on: any generated Authorization header is refused with 401, never 5xx."""
     response = case.call(app=admin_app)
     check_response(response)
-    case.validate_response(response, excluded_checks=[positive_data_acceptance])
+    case.validate_response(response, excluded_checks=excluded_checks(response))
     if case.method.upper() != "POST":  # the coverage phase also tries methods the route does not take
         assert response.status_code == 405, response.text
     elif (case.headers or {}).get("authorization") != f"Bearer {ADMIN_TOKEN}":
