@@ -133,3 +133,20 @@ def test_offsets_reproduce_passages_through_the_api(indexes, embedder, fmt):
             assert top["page_start"] is not None
         else:
             assert top["page_start"] is None and top["section"]
+
+
+@pytest.mark.parametrize("fmt", ("pdf", "md"))
+def test_qa_ask_prints_the_page_or_the_section(indexes, embedder, monkeypatch, fmt):
+    from click.testing import CliRunner
+
+    from qa.cli.main import cli
+
+    monkeypatch.setattr("qa.cli.main.load_model", lambda settings: embedder)
+    result = CliRunner().invoke(cli, ["ask", "荆州二医在封城期间接诊了多少发热患者？", "--index",
+                                      str(indexes[fmt].path)])
+    assert result.exit_code == 0, result.output
+    first = next(line for line in result.stdout.splitlines() if line.startswith("[1]"))
+    if fmt == "pdf":
+        assert re.search(r"\.pdf, page \d+(-\d+)?, lines \d+-\d+", first), first
+    else:
+        assert re.search(r"\.md, lines \d+-\d+ \(.+\)", first), first

@@ -187,6 +187,21 @@ def test_html_main_content_only(tmp_path):
     assert any(level == 2 for _, level, _ in doc.sections)
 
 
+def test_html_short_page_drops_its_navigation(tmp_path):
+    """A page with one short paragraph: trafilatura alone keeps its nav bar (it favours recall)."""
+    path = tmp_path / "short.html"
+    path.write_text("<html><head><title>床位</title><style>p{color:red}</style></head><body>"
+                    "<header><a href='/'>首页</a>|<a href='/n'>新闻</a></header>"
+                    "<nav><a href='/c'>联系我们</a></nav><article><header><h1>床位调整</h1></header>"
+                    "<p>本院骨科现有床位四十张，由张三主任负责。</p></article>"
+                    "<footer>版权所有 隐私政策</footer><script>var dataLayer=[];</script></body></html>",
+                    encoding="utf-8")
+    [doc] = read_file(path)
+    assert "骨科现有床位四十张" in doc.text and "床位调整" in doc.text
+    for boilerplate in ("首页", "新闻", "联系我们", "版权所有", "dataLayer", "color:red"):
+        assert boilerplate not in doc.text, boilerplate
+
+
 def test_html_without_markup_is_refused(tmp_path):
     path = tmp_path / "page.html"
     path.write_text(TEXT, encoding="utf-8")

@@ -30,7 +30,10 @@ def _print_result(result, as_json: bool) -> None:
             click.echo(f"  文档中没有提到 / the documents never mention: {terms}")
     for p in response.passages:
         mark = "" if p.confident else " (low confidence)"
-        click.echo(f"\n[{p.rank}] {p.title} — {p.source}, lines {p.line_start}-{p.line_end}  "
+        pages = (f"page {p.page_start}" + (f"-{p.page_end}" if p.page_end and p.page_end != p.page_start else "")
+                 + ", ") if p.page_start else ""
+        section = f" ({p.section})" if p.section else ""
+        click.echo(f"\n[{p.rank}] {p.title} — {p.source}, {pages}lines {p.line_start}-{p.line_end}{section}  "
                    f"score {p.score:.3f} (dense {p.dense_score:.3f}, keyword {p.keyword_score:.2f}){mark}")
         click.echo(f"    {p.text}")
     click.echo(f"\n({response.took_ms:.0f} ms)")

@@ -44,8 +44,12 @@
     return "/documents/" + encodeURIComponent(p.doc_id) + "?" + params.toString() + "#L" + p.line_start;
   }
 
+  // 第 2 页，第 35-41 行（院况 > 床位）: pages for a PDF, the heading path where the document has one
   function linesZh(p) {
-    return "第 " + p.line_start + (p.line_end !== p.line_start ? "-" + p.line_end : "") + " 行";
+    var pages = p.page_start ? "第 " + p.page_start + (p.page_end && p.page_end !== p.page_start ? "-" + p.page_end : "") +
+      " 页，" : "";
+    var section = p.section ? "（" + p.section + "）" : "";
+    return pages + "第 " + p.line_start + (p.line_end !== p.line_start ? "-" + p.line_end : "") + " 行" + section;
   }
 
   function linesEn(p) {

@@ -29,8 +29,9 @@ class HtmlReader:
         text, encoding = decode(raw)
         if "<" not in text:
             raise Skip("not a web page: no HTML markup", 415)
-        body = trafilatura.extract(text, output_format="markdown", include_tables=True, include_comments=False,
-                                   include_images=False, include_links=False, favor_recall=True, deduplicate=False)
+        body = trafilatura.extract(_without_boilerplate(text), output_format="markdown", include_tables=True,
+                                   include_comments=False, include_images=False, include_links=False,
+                                   favor_recall=True, deduplicate=False)
         if not body or not body.strip():
             raise Skip("no main text found in the web page")
         metadata = trafilatura.extract_metadata(text)
@@ -38,3 +39,22 @@ class HtmlReader:
         title = (metadata.title if metadata and metadata.title else None) or doc.title
         doc.title = title.strip() if title else None
         return doc
+
+
+BOILERPLATE = ("//nav", "//footer", "//aside", "//script", "//style", "//noscript", "//form", "//template",
+               "//header[not(ancestor::article) and not(ancestor::main)]")  # an article's own header stays
+
+
+def _without_boilerplate(html: str) -> str:
+    """The page with the elements HTML marks as not main content taken out first (trafilatura's heuristics
+    keep a short page's navigation bar, favouring recall)."""
+    import lxml.html
+
+    try:
+        tree = lxml.html.document_fromstring(html)
+    except (ValueError, lxml.etree.ParserError):
+        return html
+    for element in tree.xpath("|".join(BOILERPLATE)):
+        if element.getparent() is not None:
+            element.drop_tree()
+    return lxml.html.tostring(tree, encoding="unicode")
