@@ -83,6 +83,35 @@ def test_a_host_that_is_not_ours_is_one_line():
     assert "not an address of this machine" in proc.stderr
 
 
+def test_the_listening_socket_gives_connections_tcp_nodelay():
+    """uvicorn serves on asyncio, which sets TCP_NODELAY only on sockets whose proto says TCP: with proto 0
+    every keep-alive reply (headers, then body) waited ~40 ms for the client's delayed ACK."""
+    import asyncio
+
+    from qa.serve.server import bind
+
+    sock = bind(HOST, 0)
+    sock.listen()
+    seen: list[int] = []
+
+    async def main() -> None:
+        async def handle(reader, writer):  # noqa: ANN001
+            seen.append(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(handle, sock=sock)
+        async with server:
+            _, writer = await asyncio.open_connection(HOST, sock.getsockname()[1])
+            for _ in range(100):
+                if seen:
+                    break
+                await asyncio.sleep(0.02)
+            writer.close()
+
+    asyncio.run(main())
+    assert seen and seen[0] != 0
+
+
 # ------------------------------------------------------------------------------ /api/health, in-process
 
 

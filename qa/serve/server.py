@@ -63,7 +63,9 @@ def exposure_warning(host: str, admin_token: str | None) -> str | None:
 def bind(host: str, port: int) -> socket.socket:
     """Bind the listening socket now, so a busy or forbidden port fails before the model loads."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it
+    # every keep-alive reply (headers, then body) waited ~40 ms for the client's delayed ACK (Nagle)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
