@@ -41,7 +41,7 @@ TURN_FIELDS = {"question", "lang", "answerable", "doc", "evidence", "answer", "s
 CONV_KINDS = {"switch", "pronoun", "ellipsis", "drill", "shift", "unanswerable", "english"}
 LANGS = {"zh", "en"}
 SEED_FILES = ("seed_questions.dev.jsonl", "seed_questions.heldout.jsonl")
-CONV_FILES = ("conversations.dev.jsonl", "conversations.heldout.jsonl")
+CONV_FILES = ("conversations.dev.jsonl", "conversations.heldout.jsonl", "conversations.dev2.jsonl")
 JUNK_FILES = ("junk.txt", "junk.heldout.txt")
 
 Span = tuple[str, str, int, int]  # doc, where, start, end
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 checker.error(name, "missing")
                 results[name] = Result()
-    dev = [results[SEED_FILES[0]], results[CONV_FILES[0]]]
+    dev = [results[SEED_FILES[0]], results[CONV_FILES[0]], results[CONV_FILES[2]]]  # dev2: a second dev set
     held = [results[SEED_FILES[1]], results[CONV_FILES[1]]]
     dev_spans = [s for r in dev for s in r.spans]
     dev_questions = [q for r in dev for q in r.questions]
