@@ -176,3 +176,30 @@ def test_chat_in_a_terminal(seed_index_dir):
         child.close(force=True)
     assert child.exitstatus == 0
 
+
+
+@pytest.mark.parametrize(("turns", "wanted", "how"), [
+    # a hospital named with nothing asked of its own is the previous question about it
+    (["荆州二医的泌尿外科做了什么？", "区二院有没有？"], "区二院的泌尿外科做了什么？", "switch"),
+    # a place standing for its one hospital is replaced by the hospital's name, not written as the name
+    (["荆州一医对急诊患者有什么特别措施？", "那江津那家呢"], "江津区第二人民医院对急诊患者有什么特别措施？", "switch"),
+    # 它 after a question about a part of the hospital is that part
+    (["荆州一医卒中中心的平均溶栓时间比国家标准快多少？", "它在省内排第几？"], "荆州一医卒中中心在省内排第几？",
+     "pronoun"),
+    (["What is the Guanju campus of Jingzhou First People's Hospital also called?", "Is it finished?"],
+     "Is the Guanju campus of Jingzhou First People's Hospital finished?", "pronoun"),
+    # a person named, the hospital still a pronoun
+    (["Who first examined the stroke patient at Jiangjin No.2 Hospital?", "And what is Zhu Xi's position there?"],
+     "And what is Zhu Xi's position at Jiangjin No.2 Hospital?", "pronoun"),
+])
+def test_follow_up_grammar(retriever, turns, wanted, how):
+    understood = resolve(retriever, turns[-1], [Turn(q) for q in turns[:-1]])
+    assert (understood.question, understood.how, understood.drew_on) == (wanted, how, 0)
+
+
+@pytest.mark.parametrize("follow_up", ["其中国家级的是哪一项？", "应该找哪个科室？"])
+def test_words_that_contain_a_pronoun_are_not_one(retriever, follow_up):
+    """其中 (among them) and 应该 (should) hold 其 and 该 but refer to nothing: the hospital goes in front."""
+    understood = resolve(retriever, follow_up, [Turn("荆州一医2021年拿到了哪些科研项目？")])
+    assert follow_up.rstrip("？") in understood.question and understood.question.startswith("荆州一医")
+    assert understood.how != "pronoun"

@@ -7,11 +7,15 @@ question, and each earlier turn is resolved again from the ones before it (strin
 
 * **switch** — ``那荆州一医呢？`` / ``十堰中西医结合医院的呢？`` / ``What about Jingzhou First People's Hospital?`` /
   ``Does Jiangjin District No.2 have one?``: a fragment (``…呢``, ``那…``, ``what about …``, ``and the …``) or a
-  question with an anaphor (``one``) that names another entity: the previous question again, that entity in
-  place of the previous one. A fragment naming something else (``远程影像呢？``, ``And the radiology
-  department?``): the previous question with it in place of the most similar term.
+  question with an anaphor (``one``) that names another entity, or one that names a hospital and asks nothing
+  of its own (``区二院有没有？``, ``荆州一医怎么样？``): the previous question again, that entity in place of the
+  previous one (a place standing for its one hospital, ``那江津那家呢``, is written as the hospital's name).
+  A fragment naming something else (``远程影像呢？``, ``And the radiology department?``): the previous
+  question with it in place of the most similar term.
 * **pronoun** — ``它/其/该院/这家医院/那里/他/她`` / ``it/its/they/he/she/there``: the pronoun becomes the
-  entity the conversation is about.
+  entity the conversation is about; ``它/其/it`` after a question about a part of that hospital
+  (``荆州一医卒中中心的…``, ``the Guanju campus of …``) becomes that part. ``其中``, ``其他``, ``应该`` are not
+  pronouns.
 * **ellipsis / drill** — no entity and no pronoun (``缓冲病房是用哪个病区改的？``, ``具体是哪一天？``,
   ``怎么让全院职工都能参与？``): the entity the conversation is about is put in front, and when the question
   says little of its own (at most one attribute word), the previous question's attribute words too.
@@ -33,8 +37,9 @@ from .attributes import asked
 from .retriever import Retriever
 
 MAX_TURNS = 10
-_PRONOUN_ZH = re.compile(
-    r"该院|该医院|这家医院|那家医院|这所医院|这家|那家|该单位|它们|他们|她们|它|其|那里|那儿|这里|该"
+_PRONOUN_ZH = re.compile(  # 其 and 该 as pronouns, not inside 其中/其他/尤其 or 应该
+    r"该院|该医院|这家医院|那家医院|这所医院|这家|那家|该单位|它们|他们|她们|它|(?<![尤极与])其(?![中他它余实次])|那里|那儿"
+    r"|这里|(?<!应)该(?![不是])"
 )
 _PRONOUN_EN = re.compile(r"\b(?:it|its|they|their|them|he|his|him|she|her|there|this hospital|that hospital)\b", re.I)
 _ANAPHOR_EN = re.compile(r"\b(?:one|ones|the same|that too|too|as well)\b", re.I)
@@ -44,6 +49,17 @@ _FRAGMENT_ZH = re.compile(
 _FRAGMENT_EN = re.compile(
     r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<x>.+?)[?.!\s]*$|^\s*and\s+(?P<y>.+?)[?.!\s]*$", re.I
 )
+# a part of a hospital (a centre, department, campus, ward, programme …) right after its name, in the
+# previous question: what a thing pronoun (它 / 其 / it) then refers to
+_UNIT_HEADS_ZH = ("中心|科|室|院区|病区|病房|门诊|基地|平台|工作站|站|部|所|团队|项目|工程|计划|专科|学科|联盟"
+                  "|医联体|分院|大楼")
+_THING_ZH = re.compile(rf"^的?([\u4e00-\u9fffA-Za-z0-9]{{0,6}}?(?:{_UNIT_HEADS_ZH}))"
+                       r"(?=的|是|在|有|最|比|以|于|获|开|如何|怎么|什么|多少|哪|几|[？?，,])")
+_UNIT_HEADS_EN = ("centre|center|department|campus|ward|clinic|unit|base|platform|station|team|project|programme|"
+                  "program|plan|laboratory|lab|building|branch|alliance|consortium")
+_THING_EN_OF = re.compile(rf"\bthe\s+((?:[\w-]+\s+){{0,3}}?(?:{_UNIT_HEADS_EN})s?)\s+(?:of|at)\s+$", re.I)
+_THING_EN_S = re.compile(rf"'s\s+((?:[\w-]+\s+){{0,3}}?(?:{_UNIT_HEADS_EN})s?)\b", re.I)
+_THING_PRONOUN = re.compile(r"它|其|it|its", re.I)
 _ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|为何|为什么")
 _ASKS_EN = re.compile(r"\b(?:how|what|which|who|when|where|why|is|are|was|were|did|does|do)\b", re.I)
 _SHORT = 8  # a follow-up this short (characters, punctuation left out) says too little of its own
@@ -90,16 +106,24 @@ class Resolver:
     def _subjects(self, question: str) -> list[tuple[str, str]]:
         """(surface, entity id) of the organisations and people ``question`` names; a place stands for the
         one subject of the documents that bears its name (回到江津 → 江津区第二人民医院)."""
+        return [(surface, eid) for surface, eid, _ in self._named(question)]
+
+    def _named(self, question: str) -> list[tuple[str, str, bool]]:
+        """(surface, entity id, whether the surface is a place standing for its one subject)."""
         out = []
         for surface, eid in self.retriever.mentions(question).spans:
             entity = self.table.by_id[eid]
             if entity.kind in ("org", "person"):
-                out.append((surface, eid))
+                out.append((surface, eid, False))
             elif entity.kind == "place":
                 owners = [e for e in self.table.subjects() if e.place == entity.name]
                 if len(owners) == 1:
-                    out.append((surface, owners[0].id))
+                    out.append((surface, owners[0].id, True))
         return out
+
+    def _is_subject(self, eid: str) -> bool:
+        entity = self.table.by_id.get(eid)
+        return bool(entity and entity.main_of)
 
     def _answer_subject(self, answer: str | None) -> str | None:
         """The main subject of the document an answer text came from."""
@@ -121,8 +145,9 @@ class Resolver:
         for i, turn in enumerate(history):
             understood = self._one(turn.question, states, topic, surfaces, i)
             named = self._subjects(understood.question)
-            for surface, eid in named:
-                surfaces[f"{eid}:{'zh' if _is_zh(surface) else 'en'}"] = surface
+            for surface, eid, via_place in self._named(understood.question):
+                if not via_place:  # 江津 stands for the hospital but is not a name to write it by
+                    surfaces[f"{eid}:{'zh' if _is_zh(surface) else 'en'}"] = surface
             if named:
                 topic = named[0][1]
             elif understood.how == "shift" or not understood.entities:
@@ -154,11 +179,17 @@ class Resolver:
         if what.kind == "org":  # 哪家医院… / which hospital…: it asks for the entity itself
             return Understood(question, None, (), "shift")
         fragment = self._fragment(question)
+        pronoun = (_PRONOUN_ZH if zh else _PRONOUN_EN).search(question)
+        if named and pronoun is not None and topic is not None and not any(self._is_subject(e) for _, e in named):
+            named = []  # What is Zhu Xi's position there?: a person named, the hospital still a pronoun
         if named:
             eid = named[0][1]
             anaphor = not zh and _ANAPHOR_EN.search(question) is not None
-            if fragment is not None or anaphor:  # 那荆州一医呢？ / Does Jiangjin District No.2 have one?
-                current = {f"{eid}:{'zh' if zh else 'en'}": named[0][0]}
+            bare_switch = self._is_subject(eid) and not what.terms and (
+                len(_bare(question)) - len(named[0][0]) <= 6)  # 荆州一医也有吗？ / 区二院有没有？ / 荆州一医怎么样？
+            if fragment is not None or anaphor or bare_switch:  # 那荆州一医呢？ / Does Jiangjin No.2 have one?
+                via_place = any(v for sf, e, v in self._named(question) if e == eid and sf == named[0][0])
+                current = {} if via_place else {f"{eid}:{'zh' if zh else 'en'}": named[0][0]}
                 return Understood(self._switch(prev, states[-1][1], eid, {**surfaces, **current},
                                                states[-1][2]), last, (eid,), "switch")
             return Understood(question, None, (), "shift")
@@ -167,9 +198,14 @@ class Resolver:
                 return Understood(self._replace_term(prev, fragment), last, (), "ellipsis")
             return Understood(question)
         name = self._surface(topic, zh, surfaces)
-        pronoun = (_PRONOUN_ZH if zh else _PRONOUN_EN).search(question)
         if pronoun is not None:
-            text = question[: pronoun.start()] + name + question[pronoun.end():]
+            thing = self._thing(prev, topic, surfaces, pronoun.group()) if _THING_PRONOUN.fullmatch(
+                pronoun.group()) else None
+            if thing is not None:  # 它 after 荆州一医卒中中心的…: the centre, not the hospital
+                return Understood(question[: pronoun.start()] + thing + question[pronoun.end():], last, (topic,),
+                                  "pronoun")
+            said = f"at {name}" if pronoun.group().lower() == "there" else name
+            text = question[: pronoun.start()] + said + question[pronoun.end():]
             if len(_bare(question)) <= _SHORT or not what.terms:
                 text = f"{self._focus(prev, topic)}{text}" if zh else f"{text} ({self._focus(prev, topic)})"
             return Understood(text, last, (topic,), "pronoun")
@@ -181,6 +217,25 @@ class Resolver:
             return Understood(text, last, (topic,), "drill")
         text = f"{name}{question}" if zh else f"{question} ({name})"
         return Understood(text, last, (topic,), "ellipsis")
+
+    def _thing(self, prev: str, topic: str, surfaces: dict[str, str], pronoun: str) -> str | None:
+        """The part of the hospital the previous question was about, with the hospital's name, when it was
+        about one (荆州一医卒中中心的… / the Guanju campus of Jingzhou First People's Hospital): what 它 / it
+        then stands for. None when it was about the hospital itself."""
+        for surface, eid in self._subjects(prev):
+            if eid != topic or surface not in prev:
+                continue
+            after = prev[prev.index(surface) + len(surface):]
+            if _is_zh(prev):
+                m = _THING_ZH.match(after)
+                return f"{surface}{m.group(1)}" if m else None
+            before = prev[: prev.index(surface)]
+            m = _THING_EN_OF.search(before)
+            if m:
+                return f"the {m.group(1)} of {surface}"
+            m = _THING_EN_S.match(after)
+            return f"{surface}'s {m.group(1)}" if m else None
+        return None
 
     def _fragment(self, question: str) -> str | None:
         """X of a fragment follow-up (那荆州一医呢？ / 远程影像呢 / What about X? / And the X?), else None."""
