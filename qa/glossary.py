@@ -50,6 +50,12 @@ def _pinyin_key(pinyin: str) -> str:
     return "".join(syllables) if all(s.isalpha() for s in syllables) else ""
 
 
+_ABBREVIATES = re.compile(r"abbr\. for ([A-Z][a-z]+) (?:[Pp]rovince|Autonomous Region|[Mm]unicipality)")
+_DIRECTIONS = {f"{d}{s}": c for d, c in (("east", "东"), ("west", "西"), ("south", "南"), ("north", "北"),
+                                          ("northeast", "东北"), ("northwest", "西北"), ("southeast", "东南"),
+                                          ("southwest", "西南")) for s in ("", "ern")} | {"central": "中"}
+
+
 class Dictionary(NamedTuple):
     """What the service reads from CC-CEDICT."""
 
@@ -68,6 +74,7 @@ def reverse_dictionary() -> Dictionary:
     proper: set[str] = set()
     levels: dict[str, str] = {}
     readings: dict[str, str] = {}
+    abbreviations: dict[str, list[str]] = defaultdict(list)
     path = _cedict_file()
     if path is None:
         return Dictionary({}, {}, frozenset(), {}, {})
@@ -81,6 +88,9 @@ def reverse_dictionary() -> Dictionary:
             _trad, simp, pinyin, defs = match.groups()
             if len(simp) == 1 and simp not in readings and pinyin[:1].islower():
                 readings[simp] = _pinyin_key(pinyin)
+            if len(simp) == 1:
+                for province in _ABBREVIATES.findall(defs):  # 鄂: abbr. for Hubei Province
+                    abbreviations[province.lower()].append(simp)
             if len(simp) < 2 and not pinyin[:1].isupper():
                 continue  # single characters are too ambiguous as keywords
             for gloss in defs.split("/"):
@@ -100,6 +110,9 @@ def reverse_dictionary() -> Dictionary:
                     level = _LEVEL.search(defs.split("/")[0])
                     if level and simp not in levels:
                         levels[simp] = _LEVELS[level.group(1).lower()]
+    for province, chars in abbreviations.items():  # western Hubei -> 鄂西, as regions are written (湘西, 川东)
+        for direction, suffix in _DIRECTIONS.items():
+            glosses[f"{direction} {province}"].extend(c + suffix for c in chars)
     return Dictionary(dict(glosses), dict(names), frozenset(proper), levels, readings)
 
 

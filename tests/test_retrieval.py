@@ -72,6 +72,21 @@ def test_english_coverage_counts_dictionary_renderings(retriever):
     assert retriever.coverage(question, unrelated) == 0.0
 
 
+@pytest.mark.parametrize(("english", "chinese"), [("western Hubei", "鄂西"), ("northern Henan", "豫北"),
+                                                  ("Southwest Sichuan", "川西南")])
+def test_english_regions_are_written_as_china_writes_them(english, chinese):
+    """CC-CEDICT's one-character province abbreviations and a direction: how regional names are written."""
+    from qa.glossary import chinese_keywords
+
+    assert chinese in chinese_keywords(f"Which hospital serves {english}?")
+
+
+def test_a_region_finds_its_passage(retriever):
+    question = ("What does the Shiyan Hospital of Integrated Traditional Chinese and Western Medicine aim to "
+                "become for western Hubei?")
+    assert rank_of(retriever.search(question, 5), "奋力打造鄂西省域区域性中心城市中西医结合高地") is not None
+
+
 @pytest.mark.parametrize("question", ["量子计算机的工作原理是什么？", "What is the capital of France?",
                                       "上海迪士尼乐园什么时候开园？"])
 def test_unanswerable_is_refused(retriever, question):
