@@ -70,6 +70,7 @@ def test_passages_that_name_an_entity_are_recorded(seeds):
     ("How many nurses does Shaoyang Central Hospital employ?", "邵阳市中心医院"),
     ("What about the Shiyan integrated medicine hospital?", "十堰市中西医结合医院"),
     ("And the First Hospital?", "荆州市第一人民医院"),
+    ("How many Party branches does the Shiyan hospital have?", "十堰市中西医结合医院"),  # one hospital there
 ])
 def test_questions_name_the_hospital(seeds, question, named):
     table, finder, _ = seeds
@@ -90,6 +91,12 @@ def test_hospitals_the_articles_never_mention_are_unknown(seeds, question, unkno
     found = finder.find(question)
     assert any(unknown in u for u in found.unknown), found
     assert not [e for e in found.entities if table.by_id[e].main_of], found
+
+
+def test_a_place_with_two_hospitals_is_not_an_unknown_one(seeds):
+    table, finder, _ = seeds
+    found = finder.find("How many fever patients did the Jingzhou hospital receive?")
+    assert not found.unknown and not [e for e in found.entities if table.by_id[e].kind == "org"], found
 
 
 def test_round_trip(tmp_path, seeds):

@@ -179,8 +179,9 @@ class MentionFinder:
             if org is not None:
                 ids.append(org.id)
                 spans.append((span, org.id))
-            elif headed and (places or ordinal):
-                unknown.append(span)
+            elif headed and (places or ordinal) and (ordinal or _specific(words, places) or not any(
+                    e.main_of and e.place in places for e in self.orgs)):
+                unknown.append(span)  # Jingzhou Central Hospital; "the Jingzhou hospital" (two there) is not
             for place in places:
                 entity = self.places.get(place)
                 if entity is not None and org is None:
@@ -209,5 +210,15 @@ class MentionFinder:
                 continue
             scored.append((len(specific), bool(e.main_of), e.mentions, e))
         if not scored:
-            return None
+            subjects = [e for e in pool if e.main_of]
+            # the Shiyan hospital: nothing but the place and the head, and one document is about a hospital there
+            plain = places and not ordinal and not _specific(words, places)
+            return subjects[0] if plain and len(subjects) == 1 else None
         return max(scored, key=lambda t: t[:3])[3]
+
+
+def _specific(words: list[str], places: list[str]) -> set[str]:
+    """The words of an English organisation name beyond its place and generic words (Central in Jingzhou Central
+    Hospital; none in the Shiyan hospital)."""
+    place_keys = {spell(p) for p in places}
+    return {s for w in words for s in lemmas(w)} - _GENERIC_STEMS - place_keys - {w for w in words if w in place_keys}
