@@ -61,6 +61,20 @@ def test_counted_noun_unknown_only_when_the_documents_never_say_it():
     assert unknown("襄阳市中心医院有多少名医生？") == ["襄阳", "医生"]  # names first, then the counted noun
 
 
+def test_a_name_inside_a_common_word_is_not_meant():
+    """新党 (a party in Taiwan) inside 新党员 (new Party members); 党员 is what the documents say."""
+    documents = "十堰市中西医结合医院近3年新发展党员33人，医院党员人数达到145人。"
+    assert unknown("十堰市中西医结合医院近3年发展了多少新党员？", documents) == []
+    assert unknown("十堰市中西医结合医院有多少名新护士？", documents) == ["护士"]  # 护士 is not in these
+
+
+def test_the_general_classifier_takes_any_count():
+    from qa.search.attributes import has_measure
+
+    assert has_measure("个", "被选为青年骨干人才的有8名") and has_measure("个", "统筹推进一院三区建设")
+    assert not has_measure("个", "统筹推进院区建设") and not has_measure("张", "共有8名护士")
+
+
 def test_empty_and_odd_questions():
     assert unknown_terms("", set(), "") == []
     assert unknown_terms("？？？ 1234 abc", set(), "") == []

@@ -158,11 +158,14 @@ def has_kind(kind: str | None, text: str, people: frozenset[str] = frozenset()) 
 
 
 def has_measure(measure: str | None, text: str) -> bool:
-    """True when ``text`` counts with ``measure`` (or one used alike: 8名 / 8人), or nothing is measured."""
+    """True when ``text`` counts with ``measure`` (or one used alike: 8名 / 8人; any count for 个), or nothing is
+    measured."""
     if measure is None:
         return True
     group = _measure_group(measure)
     folded = squeeze(fold(text))
+    if measure == "个":  # the general classifier: 几个 is answered by 8名, 33人 or 一院三区 alike
+        return re.search(rf"(?:{_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*[\u4e00-\u9fff]", folded) is not None
     return re.search(rf"(?:{_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*[{re.escape(group)}]", folded) is not None
 
 

@@ -129,11 +129,46 @@ def counted_noun(question: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _inside_common_words(question: str) -> tuple[tuple[int, int], ...]:
+    """Spans of the folded question that jieba's dictionary reads as one common word (新党员: a new Party
+    member), within which a proper noun (新党, a party in Taiwan) is not meant."""
+    text = squeeze(fold(question))
+    spans, at = [], 0
+    for word, flag in _tagger().cut(text, HMM=False):
+        if len(word) >= 3 and flag[:2] not in ("nr", "ns", "nt", "nz"):
+            spans.append((at, at + len(word)))
+        at += len(word)
+    return tuple(spans)
+
+
+def _meant_names(question: str) -> list[str]:
+    text = squeeze(fold(question))
+    inside = _inside_common_words(question)
+    out = []
+    for name in question_names(question):
+        start = text.find(name)
+        if not any(a <= start and start + len(name) <= b and (b - a) > len(name) for a, b in inside):
+            out.append(name)
+    return out
+
+
+def _is_word(word: str) -> bool:
+    import jieba
+
+    return bool(jieba.dt.FREQ.get(word))
+
+
+def _said(noun: str, text: str) -> bool:
+    """The documents say ``noun``, or its head without a one-character modifier (党员 for 新党员)."""
+    return noun in text or (len(noun) >= 3 and _is_word(noun[1:]) and noun[1:] in text)
+
+
 def unknown_terms(question: str, bigrams: Container[str], text: str) -> list[str]:
     """The names in ``question`` none of whose bigrams is in ``bigrams`` (the documents' folded bigrams),
     then what it counts when ``text`` (the documents' folded text, whitespace removed) never says it."""
-    unknown = [name for name in question_names(question) if not any(b in bigrams for b in name_bigrams(name))]
+    unknown = [name for name in _meant_names(question) if not any(b in bigrams for b in name_bigrams(name))]
     noun = counted_noun(question)
-    if noun and noun not in text and noun not in unknown:
+    if noun and not _said(noun, text) and noun not in unknown:
         unknown.append(noun)
     return unknown
