@@ -191,6 +191,10 @@ def test_chat_in_a_terminal(seed_index_dir):
     # a person named, the hospital still a pronoun
     (["Who first examined the stroke patient at Jiangjin No.2 Hospital?", "And what is Zhu Xi's position there?"],
      "And what is Zhu Xi's position at Jiangjin No.2 Hospital?", "pronoun"),
+    # them: the patients the previous question counted, not the hospital
+    (["How many fever patients did Jingzhou No.2 Hospital receive during the lockdown?",
+      "How many of them tested positive?"],
+     "How many of them tested positive? (Jingzhou No.2 Hospital; fever patients receive lockdown)", "drill"),
 ])
 def test_follow_up_grammar(retriever, turns, wanted, how):
     understood = resolve(retriever, turns[-1], [Turn(q) for q in turns[:-1]])

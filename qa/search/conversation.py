@@ -41,7 +41,10 @@ _PRONOUN_ZH = re.compile(  # 其 and 该 as pronouns, not inside 其中/其他/�
     r"该院|该医院|这家医院|那家医院|这所医院|这家|那家|该单位|它们|他们|她们|它|(?<![尤极与])其(?![中他它余实次])|那里|那儿"
     r"|这里|(?<!应)该(?![不是])"
 )
-_PRONOUN_EN = re.compile(r"\b(?:it|its|they|their|them|he|his|him|she|her|there|this hospital|that hospital)\b", re.I)
+_PRONOUN_EN = re.compile(r"\b(?:it|its|he|his|him|she|her|there|this hospital|that hospital)\b", re.I)
+# they / them / that / those: what the previous question was about (the patients, the centres, the work), more
+# often than the hospital: kept as written, the previous question's subject and focus added beside it
+_DEMONSTRATIVE_EN = re.compile(r"\b(?:they|their|them|those|these|that|this)\b", re.I)
 _ANAPHOR_EN = re.compile(r"\b(?:one|ones|the same|that too|too|as well)\b", re.I)
 _FRAGMENT_ZH = re.compile(
     r"^(?:那么?|还有|至于|换成|再说说|回到|说说)?(?P<x>.{1,24}?)(?:的)?(?:呢|怎么样|如何|情况)?[？?。！!\s]*$"
@@ -211,7 +214,8 @@ class Resolver:
             return Understood(text, last, (topic,), "pronoun")
         if fragment is not None:
             return Understood(self._replace_term(prev, fragment), last, (topic,), "ellipsis")
-        if len(_bare(question)) <= _SHORT or len(what.terms) <= 1:
+        demonstrative = not zh and _DEMONSTRATIVE_EN.search(question) is not None
+        if len(_bare(question)) <= _SHORT or len(what.terms) <= 1 or demonstrative:
             focus = self._focus(prev, topic)
             text = f"{name}{focus}{question}" if zh else f"{question} ({name}; {focus})"
             return Understood(text, last, (topic,), "drill")
@@ -278,7 +282,10 @@ class Resolver:
         what = asked(question, named, not _is_zh(question))
         if _is_zh(question):
             return [t[0] for t in what.terms]
-        return [w for w in re.findall(r"[A-Za-z][\w'-]+", question) if w.lower() not in _EN_FUNCTION]
+        rest = question
+        for surface in sorted(named, key=len, reverse=True):
+            rest = rest.replace(surface, " ")
+        return [w for w in re.findall(r"[A-Za-z][\w'-]+", rest) if w.lower() not in _EN_FUNCTION]
 
     def _focus(self, prev: str, topic: str | None) -> str:
         """The previous question's attribute words (what it was about, its entity left out)."""
