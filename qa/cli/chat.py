@@ -33,13 +33,13 @@ def chat(index_dir: Path | None, top_k: int) -> None:
     except ImportError:  # pragma: no cover - not on every platform
         pass
     from ..errors import BadQuestion
-    from ..search.answer import ask_turn
+    from ..search.answer import ask_turn, warm_up
     from ..search.conversation import MAX_TURNS, Turn
     from ..serve.service import validate_question
 
     settings = _settings(index_dir=index_dir)
     retriever = open_retriever(settings)
-    retriever.warm_up()
+    warm_up(retriever)
     click.echo(HELP)
     history: list[Turn] = []
     while True:

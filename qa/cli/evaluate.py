@@ -61,6 +61,7 @@ def evaluate(corpora, queries, conversations, near_miss, swap_entities, junk_fil
     from ..evaluation.conversations import format_conversations, run_conversations, summarize_conversations
     from ..index.build import build_index
     from ..index.store import load_index
+    from ..search.answer import warm_up
     from ..search.retriever import Retriever
 
     settings = _settings()
@@ -99,7 +100,7 @@ def evaluate(corpora, queries, conversations, near_miss, swap_entities, junk_fil
     click.echo(f"index {index_dir}: {report.passages} passages" + (" (reused)" if report.unchanged else ""),
                err=True)
     retriever = Retriever(embedder, load_index(index_dir, embedder))
-    retriever.warm_up()  # as `qa serve` does at start, so the first questions' latency is not the set-up's
+    warm_up(retriever)  # as `qa serve` does at start, so the first questions' latency is not the set-up's
     if conversations is not None:
         with tqdm(unit="conversation", desc="conversations", file=sys.stderr, dynamic_ncols=True) as b:
             conv_summary = summarize_conversations(run_conversations(retriever, conversations, progress=b.update))

@@ -23,6 +23,7 @@ from embeddings import Embedder
 from ..errors import BadQuestion, DocumentNotFound, IndexNotFound, Overloaded, QAError
 from ..index.store import MANIFEST, CorpusIndex, load_index
 from ..search.answer import Result, ask_turn
+from ..search.answer import warm_up as warm_up_retriever
 from ..search.conversation import Turn, resolve
 from ..search.retriever import Retriever
 from ..settings import Settings
@@ -173,7 +174,7 @@ class Service:
                 return False
             retriever = Retriever(self.embedder, index)
             if self.retriever is not None:  # a swap: ready the new one before it serves
-                retriever.warm_up()
+                warm_up_retriever(retriever)
             self.retriever = retriever
             self.error = None
             self._stamp = stamp
@@ -217,12 +218,12 @@ class Service:
         return False
 
     def warm_up(self) -> threading.Thread:
-        """Prepare the current retriever in the background (:meth:`Retriever.warm_up`), so the first
-        English or 多少 question is not slow."""
+        """Prepare the current retriever in the background (:func:`qa.search.answer.warm_up`), so the first
+        question is not slow."""
         retriever = self.retriever
 
-        thread = threading.Thread(target=retriever.warm_up if retriever else lambda: None, name="qa-warmup",
-                                  daemon=True)
+        thread = threading.Thread(target=(lambda: warm_up_retriever(retriever)) if retriever else lambda: None,
+                                  name="qa-warmup", daemon=True)
         thread.start()
         return thread
 
