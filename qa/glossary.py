@@ -101,6 +101,11 @@ def reverse_dictionary() -> Dictionary:
                 words = _WORD.findall(text)
                 if 1 <= len(words) <= 3 and " ".join(words) == text.replace("-", " ").strip():
                     glosses[" ".join(words)].append(simp)
+                elif "," in text:  # "branch, esp. grass root branches of a political party": its head word
+                    head = text.split(",")[0].strip()
+                    words = _WORD.findall(head)
+                    if 1 <= len(words) <= 3 and " ".join(words) == head.replace("-", " ").strip():
+                        glosses[" ".join(words)].append(simp)
             if pinyin[:1].isupper():
                 key = _pinyin_key(pinyin)
                 if key:

@@ -81,6 +81,13 @@ def test_english_regions_are_written_as_china_writes_them(english, chinese):
     assert chinese in chinese_keywords(f"Which hospital serves {english}?")
 
 
+def test_a_glossed_head_word_counts():
+    """支部's entry reads "branch, esp. grass root branches of a political party": its head word is a gloss."""
+    from qa.glossary import chinese_keywords
+
+    assert "支部" in chinese_keywords("How many Party branches does the hospital have?")
+
+
 def test_a_region_finds_its_passage(retriever):
     question = ("What does the Shiyan Hospital of Integrated Traditional Chinese and Western Medicine aim to "
                 "become for western Hubei?")
