@@ -83,9 +83,9 @@ def test_english_regions_are_written_as_china_writes_them(english, chinese):
 
 def test_a_glossed_head_word_counts():
     """支部's entry reads "branch, esp. grass root branches of a political party": its head word is a gloss."""
-    from qa.glossary import chinese_keywords
+    from qa.glossary import english_terms
 
-    assert "支部" in chinese_keywords("How many Party branches does the hospital have?")
+    assert any("支部" in candidates for candidates in english_terms("How many Party branches does the hospital have?"))
 
 
 def test_a_region_finds_its_passage(retriever):
