@@ -201,6 +201,21 @@ def test_follow_up_grammar(retriever, turns, wanted, how):
     assert (understood.question, understood.how, understood.drew_on) == (wanted, how, 0)
 
 
+def test_he_is_the_person_the_previous_answer_named(retriever):
+    history = [Turn("区二院的院长是谁？", "区二院党委书记、院长李永兵讲廉政党课")]
+    understood = resolve(retriever, "他还担任什么职务？", history)
+    assert understood.question == "区二院李永兵还担任什么职务？" and understood.how == "pronoun"
+    # with no person in the answer, 他 is not the hospital: the previous question's words are carried instead
+    understood = resolve(retriever, "他还担任什么职务？", [Turn("区二院的院长讲过什么党课？", None)])
+    assert "他" in understood.question and "院长" in understood.question
+
+
+def test_an_english_switch_to_a_place_keeps_english(retriever):
+    understood = resolve(retriever, "And Shaoyang?",
+                         [Turn("What honours did Jingzhou First People's Hospital receive in 2021?")])
+    assert understood.question == "What honours did Shaoyang receive in 2021?" and understood.how == "switch"
+
+
 @pytest.mark.parametrize("follow_up", ["其中国家级的是哪一项？", "应该找哪个科室？"])
 def test_words_that_contain_a_pronoun_are_not_one(retriever, follow_up):
     """其中 (among them) and 应该 (should) hold 其 and 该 but refer to nothing: the hospital goes in front."""

@@ -39,7 +39,7 @@ from .retriever import Retriever
 MAX_TURNS = 10
 _PRONOUN_ZH = re.compile(  # 其 and 该 as pronouns, not inside 其中/其他/尤其 or 应该
     r"该院|该医院|这家医院|那家医院|这所医院|这家|那家|该单位|它们|他们|她们|它|(?<![尤极与])其(?![中他它余实次])|那里|那儿"
-    r"|这里|(?<!应)该(?![不是])"
+    r"|这里|(?<!应)该(?![不是])|(?<![其吉])他(?![人乡])|她"
 )
 _PRONOUN_EN = re.compile(r"\b(?:it|its|he|his|him|she|her|there|this hospital|that hospital)\b", re.I)
 # they / them / that / those: what the previous question was about (the patients, the centres, the work), more
@@ -63,6 +63,7 @@ _UNIT_HEADS_EN = ("centre|center|department|campus|ward|clinic|unit|base|platfor
 _THING_EN_OF = re.compile(rf"\bthe\s+((?:[\w-]+\s+){{0,3}}?(?:{_UNIT_HEADS_EN})s?)\s+(?:of|at)\s+$", re.I)
 _THING_EN_S = re.compile(rf"'s\s+((?:[\w-]+\s+){{0,3}}?(?:{_UNIT_HEADS_EN})s?)\b", re.I)
 _THING_PRONOUN = re.compile(r"它|其|it|its", re.I)
+_PERSON_PRONOUN = re.compile(r"他|她|he|she|him|his|her", re.I)
 _ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|为何|为什么")
 _ASKS_EN = re.compile(r"\b(?:how|what|which|who|when|where|why|is|are|was|were|did|does|do)\b", re.I)
 _SHORT = 8  # a follow-up this short (characters, punctuation left out) says too little of its own
@@ -142,20 +143,21 @@ class Resolver:
     def resolve(self, question: str, history: Sequence[Turn]) -> Understood:
         """The standalone form of ``question`` after ``history`` (oldest first, at most :data:`MAX_TURNS`)."""
         history = list(history)[-MAX_TURNS:]
-        states: list[tuple[Understood, str | None, dict[str, str]]] = []  # (understood, topic, surfaces)
+        # (understood, topic, surfaces, the answer shown)
+        states: list[tuple[Understood, str | None, dict[str, str], str | None]] = []
         topic: str | None = None
         surfaces: dict[str, str] = {}  # entity id -> how the user wrote it (zh / en), latest first
         for i, turn in enumerate(history):
             understood = self._one(turn.question, states, topic, surfaces, i)
             named = self._subjects(understood.question)
             for surface, eid, via_place in self._named(understood.question):
-                if not via_place:  # 江津 stands for the hospital but is not a name to write it by
+                if not (via_place and _is_zh(surface)):  # 江津 stands for the hospital, not a name to write it by
                     surfaces[f"{eid}:{'zh' if _is_zh(surface) else 'en'}"] = surface
             if named:
                 topic = named[0][1]
             elif understood.how == "shift" or not understood.entities:
                 topic = self._answer_subject(turn.answer) or topic
-            states.append((understood, topic, dict(surfaces)))
+            states.append((understood, topic, dict(surfaces), turn.answer))
         return self._one(question, states, topic, surfaces, len(history))
 
     # ---------------------------------------------------------------- one question
@@ -192,7 +194,7 @@ class Resolver:
                 len(_bare(question)) - len(named[0][0]) <= 6)  # 荆州一医也有吗？ / 区二院有没有？ / 荆州一医怎么样？
             if fragment is not None or anaphor or bare_switch:  # 那荆州一医呢？ / Does Jiangjin No.2 have one?
                 via_place = any(v for sf, e, v in self._named(question) if e == eid and sf == named[0][0])
-                current = {} if via_place else {f"{eid}:{'zh' if zh else 'en'}": named[0][0]}
+                current = {} if via_place and zh else {f"{eid}:{'zh' if zh else 'en'}": named[0][0]}
                 return Understood(self._switch(prev, states[-1][1], eid, {**surfaces, **current},
                                                states[-1][2]), last, (eid,), "switch")
             return Understood(question, None, (), "shift")
@@ -201,6 +203,13 @@ class Resolver:
                 return Understood(self._replace_term(prev, fragment), last, (), "ellipsis")
             return Understood(question)
         name = self._surface(topic, zh, surfaces)
+        if pronoun is not None and _PERSON_PRONOUN.fullmatch(pronoun.group()):
+            person = self._answered_person(states[-1][3])
+            if person is not None:  # 他 after 区二院的院长是谁？, answered with 李永兵: 李永兵
+                text = question[: pronoun.start()] + person + question[pronoun.end():]
+                return Understood(text if name in text else (f"{name}{text}" if zh else f"{text} ({name})"), last,
+                                  (topic,), "pronoun")
+            pronoun = None  # he / 他 is not the hospital: the question is read as a drill below
         if pronoun is not None:
             thing = self._thing(prev, topic, surfaces, pronoun.group()) if _THING_PRONOUN.fullmatch(
                 pronoun.group()) else None
@@ -221,6 +230,15 @@ class Resolver:
             return Understood(text, last, (topic,), "drill")
         text = f"{name}{question}" if zh else f"{question} ({name})"
         return Understood(text, last, (topic,), "ellipsis")
+
+    def _answered_person(self, answer: str | None) -> str | None:
+        """The person the previous answer named (李永兵 in 院长李永兵讲廉政党课), if one."""
+        if not answer:
+            return None
+        for surface, eid in self.retriever.mentions(answer).spans:
+            if self.table.by_id[eid].kind == "person":
+                return surface
+        return None
 
     def _thing(self, prev: str, topic: str, surfaces: dict[str, str], pronoun: str) -> str | None:
         """The part of the hospital the previous question was about, with the hospital's name, when it was

@@ -36,6 +36,8 @@ _HEADS_EN = frozenset("hospital hospitals university college institute centre ce
                       "association society committee foundation company bureau commission".split())
 _GENERIC_EN = frozenset("the of and hospital people people's s".split())
 _GENERIC_STEMS = frozenset(s for w in _GENERIC_EN | _HEADS_EN for s in lemmas(w))
+_LEADING_QUESTION_WORDS = re.compile(r"^(?:(?:and|but|so|or|then|also|what|which|who|how|where|when|why|is|are|"
+                                     r"does|did|do|was|were|can|could|about)\s+)+", re.I)
 _QUESTION_WORDS = frozenset("what which who whom whose when where why how does did do is are was were can could "
                             "would should will has have had and or but about".split())
 
@@ -146,6 +148,7 @@ class MentionFinder:
     def _english(self, question: str, ids: list[str], unknown: list[str], spans: list[tuple[str, str]]) -> None:
         for m in _CAP_RUN.finditer(question):
             span = m.group(1).strip(" ?,.!:;")
+            span = _LEADING_QUESTION_WORDS.sub("", span)  # "And Shaoyang", "What about" capitalised at the start
             tail = _HEAD_AFTER.match(question, m.end(1))
             if tail and not any(w in _HEADS_EN for w in _words(span)):
                 span = f"{span} {tail.group(1)}"  # the Shiyan integrated medicine hospital
