@@ -191,6 +191,9 @@ def test_chat_in_a_terminal(seed_index_dir):
     # a person named, the hospital still a pronoun
     (["Who first examined the stroke patient at Jiangjin No.2 Hospital?", "And what is Zhu Xi's position there?"],
      "And what is Zhu Xi's position at Jiangjin No.2 Hospital?", "pronoun"),
+    # that: the centre the previous question was about
+    (["荆州一医的卒中中心最初是以什么形式成立的？", "When was that?"], "When was that? (荆州一医卒中中心; 形式成立)",
+     "drill"),
     # them: the patients the previous question counted, not the hospital
     (["How many fever patients did Jingzhou No.2 Hospital receive during the lockdown?",
       "How many of them tested positive?"],

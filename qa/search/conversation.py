@@ -226,7 +226,8 @@ class Resolver:
         demonstrative = not zh and _DEMONSTRATIVE_EN.search(question) is not None
         if len(_bare(question)) <= _SHORT or len(what.terms) <= 1 or demonstrative:
             focus = self._focus(prev, topic)
-            text = f"{name}{focus}{question}" if zh else f"{question} ({name}; {focus})"
+            about = self._thing(prev, topic, surfaces, "") or name  # 荆州一医卒中中心 when it was about that part
+            text = f"{about}{focus}{question}" if zh else f"{question} ({about}; {focus})"
             return Understood(text, last, (topic,), "drill")
         text = f"{name}{question}" if zh else f"{question} ({name})"
         return Understood(text, last, (topic,), "ellipsis")
