@@ -143,10 +143,13 @@ def _inside_common_words(question: str) -> tuple[tuple[int, int], ...]:
 
 
 def _meant_names(question: str) -> list[str]:
+    names = question_names(question)
+    if not names:
+        return []
     text = squeeze(fold(question))
     inside = _inside_common_words(question)
     out = []
-    for name in question_names(question):
+    for name in names:
         start = text.find(name)
         if not any(a <= start and start + len(name) <= b and (b - a) > len(name) for a, b in inside):
             out.append(name)
