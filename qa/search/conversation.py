@@ -211,8 +211,7 @@ class Resolver:
                                   (topic,), "pronoun")
             pronoun = None  # he / 他 is not the hospital: the question is read as a drill below
         if pronoun is not None:
-            thing = self._thing(prev, topic, surfaces, pronoun.group()) if _THING_PRONOUN.fullmatch(
-                pronoun.group()) else None
+            thing = self._thing(prev, topic) if _THING_PRONOUN.fullmatch(pronoun.group()) else None
             if thing is not None:  # 它 after 荆州一医卒中中心的…: the centre, not the hospital
                 return Understood(question[: pronoun.start()] + thing + question[pronoun.end():], last, (topic,),
                                   "pronoun")
@@ -226,7 +225,7 @@ class Resolver:
         demonstrative = not zh and _DEMONSTRATIVE_EN.search(question) is not None
         if len(_bare(question)) <= _SHORT or len(what.terms) <= 1 or demonstrative:
             focus = self._focus(prev, topic)
-            about = self._thing(prev, topic, surfaces, "") or name  # 荆州一医卒中中心 when it was about that part
+            about = self._thing(prev, topic) or name  # 荆州一医卒中中心 when it was about that part
             text = f"{about}{focus}{question}" if zh else f"{question} ({about}; {focus})"
             return Understood(text, last, (topic,), "drill")
         text = f"{name}{question}" if zh else f"{question} ({name})"
@@ -241,7 +240,7 @@ class Resolver:
                 return surface
         return None
 
-    def _thing(self, prev: str, topic: str, surfaces: dict[str, str], pronoun: str) -> str | None:
+    def _thing(self, prev: str, topic: str) -> str | None:
         """The part of the hospital the previous question was about, with the hospital's name, when it was
         about one (荆州一医卒中中心的… / the Guanju campus of Jingzhou First People's Hospital): what 它 / it
         then stands for. None when it was about the hospital itself."""
