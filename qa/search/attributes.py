@@ -162,11 +162,10 @@ def has_measure(measure: str | None, text: str) -> bool:
     measured."""
     if measure is None:
         return True
-    group = _measure_group(measure)
+    # the general classifier: 几个 is answered by 8名, 33人 or 一院三区 alike
+    unit = r"[\u4e00-\u9fff]" if measure == "个" else f"[{re.escape(_measure_group(measure))}]"
     folded = squeeze(fold(text))
-    if measure == "个":  # the general classifier: 几个 is answered by 8名, 33人 or 一院三区 alike
-        return re.search(rf"(?:{_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*[\u4e00-\u9fff]", folded) is not None
-    return re.search(rf"(?:{_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*[{re.escape(group)}]", folded) is not None
+    return re.search(rf"(?:{_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*{unit}", folded) is not None
 
 
 def term_share(terms: tuple[tuple[str, ...], ...], text: str) -> float:

@@ -149,8 +149,8 @@ class Resolver:
         surfaces: dict[str, str] = {}  # entity id -> how the user wrote it (zh / en), latest first
         for i, turn in enumerate(history):
             understood = self._one(turn.question, states, topic, surfaces, i)
-            named = self._subjects(understood.question)
-            for surface, eid, via_place in self._named(understood.question):
+            named = self._named(understood.question)
+            for surface, eid, via_place in named:
                 if not (via_place and _is_zh(surface)):  # 江津 stands for the hospital, not a name to write it by
                     surfaces[f"{eid}:{'zh' if _is_zh(surface) else 'en'}"] = surface
             if named:
@@ -179,22 +179,21 @@ class Resolver:
         prev = states[-1][0].question
         last = len(states) - 1
         zh = _is_zh(question)
-        named = self._subjects(question)
-        what = asked(question, tuple(s for s, _ in named), not zh)
+        named = self._named(question)
+        what = asked(question, tuple(s for s, _, _ in named), not zh)
         if what.kind == "org":  # 哪家医院… / which hospital…: it asks for the entity itself
             return Understood(question, None, (), "shift")
         fragment = self._fragment(question)
         pronoun = (_PRONOUN_ZH if zh else _PRONOUN_EN).search(question)
-        if named and pronoun is not None and topic is not None and not any(self._is_subject(e) for _, e in named):
+        if named and pronoun is not None and topic is not None and not any(self._is_subject(e) for _, e, _ in named):
             named = []  # What is Zhu Xi's position there?: a person named, the hospital still a pronoun
         if named:
-            eid = named[0][1]
+            surface, eid, via_place = named[0]
             anaphor = not zh and _ANAPHOR_EN.search(question) is not None
             bare_switch = self._is_subject(eid) and not what.terms and (
-                len(_bare(question)) - len(named[0][0]) <= 6)  # 荆州一医也有吗？ / 区二院有没有？ / 荆州一医怎么样？
+                len(_bare(question)) - len(surface) <= 6)  # 荆州一医也有吗？ / 区二院有没有？ / 荆州一医怎么样？
             if fragment is not None or anaphor or bare_switch:  # 那荆州一医呢？ / Does Jiangjin No.2 have one?
-                via_place = any(v for sf, e, v in self._named(question) if e == eid and sf == named[0][0])
-                current = {} if via_place and zh else {f"{eid}:{'zh' if zh else 'en'}": named[0][0]}
+                current = {} if via_place and zh else {f"{eid}:{'zh' if zh else 'en'}": surface}
                 return Understood(self._switch(prev, states[-1][1], eid, {**surfaces, **current},
                                                states[-1][2]), last, (eid,), "switch")
             return Understood(question, None, (), "shift")

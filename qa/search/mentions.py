@@ -224,4 +224,4 @@ def _specific(words: list[str], places: list[str]) -> set[str]:
     """The words of an English organisation name beyond its place and generic words (Central in Jingzhou Central
     Hospital; none in the Shiyan hospital)."""
     place_keys = {spell(p) for p in places}
-    return {s for w in words for s in lemmas(w)} - _GENERIC_STEMS - place_keys - {w for w in words if w in place_keys}
+    return {s for w in words for s in lemmas(w)} - _GENERIC_STEMS - place_keys

@@ -92,13 +92,20 @@ def _head(nouns: list[str]) -> str | None:
 
 
 @lru_cache(maxsize=4096)
+def _pos_tokens(text: str) -> tuple[tuple[str, str], ...]:
+    """(word, part of speech) of a folded question, jieba's dictionary only (no guessed words); read by both
+    rules below."""
+    return tuple((word, flag) for word, flag in _tagger().cut(text, HMM=False))
+
+
+@lru_cache(maxsize=4096)
 def counted_noun(question: str) -> str | None:
     """The head noun of what a 多少/几 question counts (folded), or ``None`` when it asks no such thing or
     counts a dimension such as 比例 or 长度."""
     text = squeeze(fold(question))
     if not any(word in text for word in _HOW_MANY):
         return None
-    tokens = [(word, flag) for word, flag in _tagger().cut(text, HMM=False)]
+    tokens = _pos_tokens(text)
     for i, (word, flag) in enumerate(tokens):
         if flag != "m" or not word.startswith(_HOW_MANY):  # not 几乎, 或多或少
             continue
@@ -133,9 +140,8 @@ def counted_noun(question: str) -> str | None:
 def _inside_common_words(question: str) -> tuple[tuple[int, int], ...]:
     """Spans of the folded question that jieba's dictionary reads as one common word (新党员: a new Party
     member), within which a proper noun (新党, a party in Taiwan) is not meant."""
-    text = squeeze(fold(question))
     spans, at = [], 0
-    for word, flag in _tagger().cut(text, HMM=False):
+    for word, flag in _pos_tokens(squeeze(fold(question))):
         if len(word) >= 3 and flag[:2] not in ("nr", "ns", "nt", "nz"):
             spans.append((at, at + len(word)))
         at += len(word)
