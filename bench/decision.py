@@ -14,12 +14,14 @@ Every index also gets the junk lines as negatives.
 The figures that count are leave-one-group-out: the model trained without a group, its threshold chosen on
 the groups it was trained on (answered >= the target share of their answerable questions), then measured on
 the group left out. The shipped model is trained on every group. The held-out files
-(bench/data/*.heldout.*) are never read here: ``python -m bench.decision --heldout`` only measures the shipped
-model on them.
+(bench/data/*.heldout.*) are never read here: ``qa eval`` measures the shipped model on them (README).
+
+Two models are written: ``decision.json``, over these features and the reader's (qa/search/reader.py: the
+rows must be collected with the shipped reader), and ``decision-plain.json`` without the reader's, for a
+service without it (another model, or QA_READER=0).
 
     python -m bench.decision                 # collect rows (cached), leave-one-group-out report
-    python -m bench.decision --write         # ... and write the shipped model
-    python -m bench.decision --heldout       # the shipped model on the held-out seed files
+    python -m bench.decision --write         # ... and write the shipped models
 """
 
 from __future__ import annotations
@@ -50,7 +52,15 @@ from qa.index.build import build_index
 from qa.index.store import load_index
 from qa.search.answer import evidence, question_asks
 from qa.search.attributes import term_share
-from qa.search.decision import DECISION_FILE, FEATURES, MODEL_DIR, refused_outright
+from qa.search.decision import (
+    DECISION_FILE,
+    FEATURES,
+    MODEL_DIR,
+    PLAIN_DECISION_FILE,
+    READ_BAND,
+    refused_outright,
+)
+from qa.search.reader import FEATURES as READER_FEATURES
 from qa.search.retriever import Retriever
 from qa.settings import Settings
 from qa.text import fold, squeeze
@@ -134,7 +144,7 @@ def _rows_for(retriever: Retriever, items: list[Item], vectors: QueryVectors, ru
             "kind": it.kind, "rank": rank, "original_doc": it.original_doc,
             "answer_doc": answer.doc_id if answer else None,
             "answer_ok": bool(answer and q.answerable and rule.hit(q, answer.text)),
-            **{f: float(values[f]) for f in FEATURES},
+            **{f: float(values[f]) for f in FEATURES + READER_FEATURES if f in values},
         })
     return out
 
@@ -225,8 +235,11 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
 # ------------------------------------------------------------------------------------ training
 
 
-def _matrix(rows: list[dict]) -> np.ndarray:
-    return np.array([[r[f] for f in FEATURES] for r in rows], dtype=np.float64)
+WITH_READER = FEATURES + READER_FEATURES
+
+
+def _matrix(rows: list[dict], features: tuple[str, ...] = FEATURES) -> np.ndarray:
+    return np.array([[r[f] for f in features] for r in rows], dtype=np.float64)
 
 
 def _weights(rows: list[dict]) -> np.ndarray:
@@ -235,41 +248,75 @@ def _weights(rows: list[dict]) -> np.ndarray:
     return np.array([1.0 / counts[(r["group"], r["label"])] for r in rows]) * len(rows) / max(1, len(counts))
 
 
-def train(rows: list[dict]):
+def train(rows: list[dict], features: tuple[str, ...] = FEATURES):
     import lightgbm
 
     rows = [r for r in rows if r["label"] is not None]
-    data = lightgbm.Dataset(_matrix(rows), label=[r["label"] for r in rows], weight=_weights(rows),
-                            feature_name=list(FEATURES), categorical_feature=["asked_kind"], free_raw_data=False)
+    data = lightgbm.Dataset(_matrix(rows, features), label=[r["label"] for r in rows], weight=_weights(rows),
+                            feature_name=list(features), categorical_feature=["asked_kind"], free_raw_data=False)
     return lightgbm.train(PARAMS, data, num_boost_round=ROUNDS)
 
 
 def _found(rows: list[dict], scores, threshold: float) -> list[bool]:
-    """The decision as the service makes it: the probability against the threshold, and the two gates."""
+    """The plain decision as the service makes it: the probability against the threshold, and the gates."""
     return [bool(s >= threshold and not refused_outright(r)) for r, s in zip(rows, scores, strict=True)]
 
 
-def choose_threshold(booster, rows: list[dict], target: float = TARGET_ANSWERED) -> float:
-    """The highest threshold at which the answerable questions of every group are answered at ``target``
-    on average (groups weigh the same)."""
-    positives = [r for r in rows if r["label"] == 1]
-    scores = booster.predict(_matrix(positives))
+def _threshold(found_at, positives: list[dict], target: float) -> float:
+    """The highest threshold at which ``found_at(t)`` answers the answerable ``positives`` of every group at
+    ``target`` on average (groups weigh the same)."""
     for t in np.arange(0.95, 0.01, -0.01):
-        found = _found(positives, scores, t)
         by_group: dict[str, list[bool]] = defaultdict(list)
-        for r, f in zip(positives, found, strict=True):
+        for r, f in zip(positives, found_at(t), strict=True):
             by_group[r["group"]].append(f)
         if np.mean([np.mean(v) for v in by_group.values()]) >= target:
             return round(float(t), 2)
     return 0.01
 
 
-def measure(booster, threshold: float, rows: list[dict]) -> dict:
+@dataclass
+class Fitted:
+    """The decision as the service runs it: the plain model, and when ``reader`` is given, the model with the
+    reader's features, consulted only when the plain probability is within READ_BAND (qa.search.answer)."""
+
+    plain: object
+    plain_threshold: float
+    reader: object | None = None
+    threshold: float | None = None
+
+    def found(self, rows: list[dict], threshold: float | None = None) -> list[bool]:
+        plain = self.plain.predict(_matrix(rows, FEATURES))
+        if self.reader is None:
+            return _found(rows, plain, self.plain_threshold)
+        low, high = READ_BAND
+        read = self.reader.predict(_matrix(rows, WITH_READER))
+        t = self.threshold if threshold is None else threshold
+        return [bool((q >= t if low <= p <= high else p >= self.plain_threshold) and not refused_outright(r))
+                for r, p, q in zip(rows, plain, read, strict=True)]
+
+    def read_share(self, rows: list[dict]) -> float:
+        plain = self.plain.predict(_matrix(rows, FEATURES))
+        low, high = READ_BAND
+        return float(np.mean([low <= p <= high and not refused_outright(r) for r, p in zip(rows, plain, strict=True)]))
+
+
+def fit(rows: list[dict], with_reader: bool, target: float = TARGET_ANSWERED) -> Fitted:
+    """Train the plain model (and the reader's), each threshold set to answer ``target`` of the answerable."""
+    positives = [r for r in rows if r["label"] == 1]
+    plain = train(rows, FEATURES)
+    scores = plain.predict(_matrix(positives, FEATURES))
+    model = Fitted(plain, _threshold(lambda t: _found(positives, scores, t), positives, target))
+    if with_reader:
+        model.reader = train(rows, WITH_READER)
+        model.threshold = _threshold(lambda t: model.found(positives, t), positives, target)
+    return model
+
+
+def measure(model: Fitted, rows: list[dict]) -> dict:
     """Answered share of answerable rows, refused share of each kind of negative, wrong-document answers."""
     if not rows:
         return {}
-    scores = booster.predict(_matrix(rows))
-    found = _found(rows, scores, threshold)
+    found = model.found(rows)
     out: dict = {}
     by_source: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
@@ -292,20 +339,22 @@ def measure(booster, threshold: float, rows: list[dict]) -> dict:
         if swaps:
             wrong = sum(found[i] and rows[i]["answer_doc"] == rows[i]["original_doc"] for i in swaps)
             stats["swap_answered_from_first"] = round(wrong / len(swaps), 4)
+        if model.reader is not None:
+            stats["read"] = round(model.read_share([rows[i] for i in idx]), 4)
         out[source] = stats
     return out
 
 
-def leave_one_out(rows: list[dict]) -> dict:
+def leave_one_out(rows: list[dict], with_reader: bool = False) -> dict:
     report = {}
     for group in GROUPS:
         train_rows = [r for r in rows if r["group"] != group]
         test_rows = [r for r in rows if r["group"] == group]
         if not test_rows or not train_rows:
             continue
-        booster = train(train_rows)
-        threshold = choose_threshold(booster, train_rows)
-        report[group] = {"threshold": threshold, **measure(booster, threshold, test_rows)}
+        model = fit(train_rows, with_reader)
+        thresholds = {"threshold": model.plain_threshold if model.threshold is None else model.threshold}
+        report[group] = {**thresholds, **measure(model, test_rows)}
     return report
 
 
@@ -313,29 +362,37 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--refresh", action="store_true", help="recompute the rows (else cached)")
     parser.add_argument("--write", action="store_true", help="write the shipped model")
-    parser.add_argument("--heldout", action="store_true", help="measure the shipped model on held-out files")
     args = parser.parse_args(argv)
     settings = Settings()
     rows = collect(settings, refresh=args.refresh)
     print(json.dumps({"rows": len(rows), "by_group": Counter(r["group"] for r in rows)}, ensure_ascii=False))
-    report = leave_one_out(rows)
-    print(json.dumps(report, indent=1, ensure_ascii=False))
-    if args.write:
-        booster = train(rows)
-        threshold = choose_threshold(booster, rows)
+    read = all(f in r for r in rows for f in READER_FEATURES)
+    if args.write and not read:
+        raise SystemExit("the rows have no reader features (is models/reader.json shipped? run with --refresh)")
+    common = {"trained_on": {g: sum(1 for r in rows if r["group"] == g and r["label"] is not None) for g in GROUPS},
+              "recipe": "python -m bench.decision --write", "params": PARAMS, "rounds": ROUNDS,
+              "backend": settings.backend, "target_answered": TARGET_ANSWERED}
+    for with_reader in (False, True) if read else (False,):
+        name = "reader" if with_reader else "plain"
+        report = leave_one_out(rows, with_reader)
+        print(json.dumps({name: report}, indent=1, ensure_ascii=False))
+        if not args.write:
+            continue
+        model = fit(rows, with_reader)
         MODEL_DIR.mkdir(exist_ok=True)
-        booster.save_model(str(MODEL_DIR / "decision.lgb.txt"))
-        meta = {
-            "model_file": "decision.lgb.txt", "features": list(FEATURES), "threshold": threshold,
-            "trained_on": {g: sum(1 for r in rows if r["group"] == g and r["label"] is not None) for g in GROUPS},
-            "recipe": "python -m bench.decision --write", "params": PARAMS, "rounds": ROUNDS,
-            "backend": settings.backend,
-            "target_answered": TARGET_ANSWERED, "leave_one_group_out": report,
-            "in_sample": measure(booster, threshold, rows),
-        }
-        DECISION_FILE.write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"wrote {DECISION_FILE} (threshold {threshold})")
-
+        if with_reader:
+            model.reader.save_model(str(MODEL_DIR / "decision.lgb.txt"))
+            meta = {"model_file": "decision.lgb.txt", "features": list(WITH_READER), "threshold": model.threshold,
+                    "read_band": list(READ_BAND), "plain": PLAIN_DECISION_FILE.name}
+            meta_file = DECISION_FILE
+        else:
+            model.plain.save_model(str(MODEL_DIR / "decision-plain.lgb.txt"))
+            meta = {"model_file": "decision-plain.lgb.txt", "features": list(FEATURES),
+                    "threshold": model.plain_threshold}
+            meta_file = PLAIN_DECISION_FILE
+        meta.update(common, leave_one_group_out=report, in_sample=measure(model, rows))
+        meta_file.write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote {meta_file} (threshold {meta['threshold']})")
 
 if __name__ == "__main__":
     main()

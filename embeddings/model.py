@@ -127,6 +127,8 @@ class SentenceTransformerEmbedder:
         folder = Path(model)
         base = _folder_fingerprint(folder) if folder.is_dir() else hashlib.sha256(model.encode()).hexdigest()[:16]
         self.fingerprint = f"{base}-{backend}"
+        self.model_fingerprint = base  # the weights' identity, whatever the backend
+        self.folder: Path | None = folder if folder.is_dir() else None
         self.query_threads = query_threads
         self.passage_threads: int | None = None  # None: every core this process may use (a Ray worker sets its share)
         self._lock = threading.Lock()

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     seeds_dir: Path = Field(ROOT / "seeds", description="the default document source")
     web_dir: Path = Field(ROOT / "web", description="templates/ and static/")
     top_k: int = Field(5, ge=1, le=50)
+    reader: bool = Field(True, description="read the best answer sentences with the trained reader before "
+                         "deciding (0: the plain decision, faster, less often right to refuse)")
     host: str = "127.0.0.1"
     port: int = 8000
     # 1 by measurement (bench.threads): on a shared 2-core machine a 2-thread torch encode waits on a

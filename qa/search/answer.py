@@ -15,9 +15,10 @@ import numpy as np
 from ..ingest.documents import normalize_whitespace
 from .attributes import Asked, asked
 from .conversation import Turn, Understood, resolve
-from .decision import Verdict, features, load_decision
+from .decision import Verdict, features, load_decision, refused_outright
+from .reader import READ_UNITS, read
 from .retriever import Hit, Retriever
-from .sentences import candidates, choose
+from .sentences import Candidate, candidates, choose, rank
 
 
 @dataclass
@@ -56,6 +57,13 @@ def question_asks(retriever: Retriever, question: str) -> Asked:
     return asked(question, names, retriever.cross_lingual(question))
 
 
+def _answer(retriever: Retriever, hits: list[Hit], best: Candidate) -> Answer:
+    raw = retriever.index.documents[best.hit.passage.doc_id].text[best.start:best.end]
+    return Answer(text=raw, display=normalize_whitespace(raw), passage=hits.index(best.hit) + 1,
+                  doc_id=best.hit.passage.doc_id, char_start=best.start, char_end=best.end,
+                  cosine=round(best.cosine, 4))
+
+
 def best_sentence(
     retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarray, what: Asked | None = None
 ) -> Answer | None:
@@ -66,24 +74,37 @@ def best_sentence(
     entity than the one the question names are not candidates."""
     what = what or question_asks(retriever, question)
     best = choose(candidates(retriever, question, hits, qvec, what))
-    if best is None:
-        return None
-    raw = retriever.index.documents[best.hit.passage.doc_id].text[best.start:best.end]
-    return Answer(text=raw, display=normalize_whitespace(raw), passage=hits.index(best.hit) + 1,
-                  doc_id=best.hit.passage.doc_id, char_start=best.start, char_end=best.end,
-                  cosine=round(best.cosine, 4))
+    return _answer(retriever, hits, best) if best is not None else None
+
+
+def _evidence(
+    retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarray
+) -> tuple[Answer | None, dict[str, float], list[tuple[str, str]]]:
+    """The answer sentence, the plain decision's features and the (title, text) of the sentences the reader
+    would read (the ranker's best few)."""
+    what = question_asks(retriever, question)
+    ranked = rank(candidates(retriever, question, hits, qvec, what))
+    answer = _answer(retriever, hits, ranked[0]) if ranked else None
+    unknown = len(retriever.unknown_terms(question))
+    sentence, cosine = (answer.display, answer.cosine) if answer else ("", 0.0)
+    values = features(retriever, question, hits, sentence, cosine, what, unknown,
+                      bool(retriever.mentions(question).entities))
+    docs = retriever.index.documents
+    units = [(docs[c.hit.passage.doc_id].title, docs[c.hit.passage.doc_id].text[c.start:c.end])
+             for c in ranked[:READ_UNITS]]
+    return answer, values, units
 
 
 def evidence(
     retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarray
 ) -> tuple[Answer | None, dict[str, float]]:
-    """The candidate answer sentence and the features the found decision reads (:mod:`qa.search.decision`)."""
-    what = question_asks(retriever, question)
-    answer = best_sentence(retriever, question, hits, qvec, what)
-    unknown = len(retriever.unknown_terms(question))
-    sentence, cosine = (answer.display, answer.cosine) if answer else ("", 0.0)
-    return answer, features(retriever, question, hits, sentence, cosine, what, unknown,
-                            bool(retriever.mentions(question).entities))
+    """The candidate answer sentence and every feature the found decision may read (:mod:`qa.search.decision`),
+    the reader's too when there is one (:mod:`qa.search.reader`), whatever the plain probability."""
+    answer, values, units = _evidence(retriever, question, hits, qvec)
+    if retriever.reader is not None:  # a question refused by rule is not read: nothing read would answer it
+        units = [] if refused_outright(values) else units
+        values.update(read(retriever.reader, question, units, retriever.embedder_threads()))
+    return answer, values
 
 
 def decide(retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarray) -> tuple[Answer | None, Verdict]:
@@ -91,10 +112,16 @@ def decide(retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarra
 
     The trained classifier's probability (:mod:`qa.search.decision`) decides, held against its threshold; a
     question naming something the documents never mention, or asking about nothing they state, or whose
-    grounded passages are none, is never found.
+    grounded passages are none, is never found. When the plain model is unsure (its probability in the read
+    band) and the reader ships, the reader reads the best sentences and the model trained with its features
+    decides instead.
     """
-    answer, values = evidence(retriever, question, hits, qvec)
-    verdict = load_decision().decide(values)
+    answer, values, units = _evidence(retriever, question, hits, qvec)
+    verdict = load_decision(False).decide(values)
+    with_reader = load_decision(True)
+    if retriever.reader is not None and with_reader.reads(verdict.probability) and not refused_outright(values):
+        values.update(read(retriever.reader, question, units, retriever.embedder_threads()))
+        verdict = with_reader.decide(values)
     found = verdict.found and answer is not None
     for hit in hits:
         hit.confident = found and hit.grounded is not False
@@ -138,8 +165,11 @@ WARM_UP_QUESTIONS = ("荆州二医在封城期间接诊了多少发热患者？"
 
 def warm_up(retriever: Retriever) -> None:
     """Everything the first question would otherwise wait for (~1.4 s): the retriever's dictionaries
-    (:meth:`Retriever.warm_up`), the model's first run, the answer-sentence ranker and the found decision."""
+    (:meth:`Retriever.warm_up`), the model's first run, the answer-sentence ranker, the found decision and the
+    reader's first run."""
     retriever.warm_up()
     for question in WARM_UP_QUESTIONS:
         qvec = retriever.embed(question)
-        decide(retriever, question, retriever.search(question, 5, qvec=qvec), qvec)
+        hits = retriever.search(question, 5, qvec=qvec)
+        decide(retriever, question, hits, qvec)
+        evidence(retriever, question, hits, qvec)  # reads, whatever the plain model's probability

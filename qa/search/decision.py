@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 MODEL_DIR = Path(__file__).with_name("models")
 DECISION_FILE = MODEL_DIR / "decision.json"
+# the reader is consulted only when the plain model's probability is in this band: outside it the two agree
+# (bench.decision measures the cascade; the reader then reads ~15-30% of questions)
+READ_BAND = (0.1, 0.8)
 KINDS = ("number", "date", "duration", "person", "place", "org")
 
 FEATURES = (
@@ -146,6 +149,8 @@ class Decision:
         self.meta = meta
         self.features: tuple[str, ...] = tuple(meta["features"])
         self.threshold = float(meta["threshold"])
+        band = meta.get("read_band")  # only the model trained with the reader's features has one
+        self.read_band: tuple[float, float] | None = (float(band[0]), float(band[1])) if band else None
         import lightgbm
 
         self.booster = lightgbm.Booster(model_file=str(path.with_name(meta["model_file"])))
@@ -154,12 +159,22 @@ class Decision:
         row = np.array([[values.get(name, 0.0) for name in self.features]], dtype=np.float64)
         return float(self.booster.predict(row, num_threads=1)[0])
 
+    def reads(self, plain_probability: float) -> bool:
+        """Whether the reader is worth its model pass for a question the plain model gave this probability."""
+        return self.read_band is not None and self.read_band[0] <= plain_probability <= self.read_band[1]
+
     def decide(self, values: dict[str, float]) -> Verdict:
         p = self.probability(values)
         return Verdict(p >= self.threshold and not refused_outright(values), round(p, 4), self.threshold, values)
 
 
-@lru_cache(maxsize=1)
-def load_decision() -> Decision:
-    """The shipped classifier (``models/decision.json`` and its booster, in the repository)."""
-    return Decision(DECISION_FILE)
+PLAIN_DECISION_FILE = MODEL_DIR / "decision-plain.json"
+
+
+@lru_cache(maxsize=2)
+def load_decision(reader: bool = True) -> Decision:
+    """The shipped classifier (``models/decision.json`` and its booster, in the repository): the one trained
+    with the reader's features, or (``reader=False``, or when it is not shipped) the one trained without."""
+    if reader and DECISION_FILE.is_file():
+        return Decision(DECISION_FILE)
+    return Decision(PLAIN_DECISION_FILE if PLAIN_DECISION_FILE.is_file() else DECISION_FILE)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings import Embedder
+from embeddings.reader import Reader
 
 from ..glossary import chinese_keywords, english_terms
 from ..index.entities import EntityTable
@@ -29,6 +30,7 @@ from ..ingest.documents import Passage
 from ..text import fold, squeeze
 from .grounding import Grounding
 from .mentions import MentionFinder
+from .reader import reader_for
 from .terms import unknown_terms
 
 RRF_K = 60
@@ -133,6 +135,15 @@ class Retriever:
         self.grounding = Grounding(self.entities, [p.doc_id for p in index.passages])
         self.mentions = lru_cache(maxsize=4096)(self.mention_finder.find)
         self.people = frozenset(e.name for e in self.entities.entities if e.kind == "person")
+
+    @cached_property
+    def reader(self) -> Reader | None:
+        """The trained reader for this model (:mod:`qa.search.reader`), or None."""
+        return reader_for(self.embedder)
+
+    def embedder_threads(self) -> int | None:
+        """The thread count the last question was encoded with (the model's other runs use the same)."""
+        return getattr(self.embedder, "last_threads", None) or getattr(self.embedder, "query_threads", None)
 
     def corpus_has(self, folded: str) -> bool:
         """True when the folded, whitespace-free ``folded`` occurs in the documents."""

@@ -122,10 +122,16 @@ def load_ranker() -> Ranker | None:
     return Ranker(SENTENCE_FILE) if SENTENCE_FILE.is_file() else None
 
 
-def choose(cands: list[Candidate]) -> Candidate | None:
-    """The best candidate: by the ranker when one ships, else by :func:`hand_score`."""
+def rank(cands: list[Candidate]) -> list[Candidate]:
+    """The candidates best first: by the ranker when one ships, else by :func:`hand_score` (ties keep order)."""
     if not cands:
-        return None
+        return []
     ranker = load_ranker()
-    scores = ranker.scores(cands) if ranker is not None else [hand_score(c) for c in cands]
-    return cands[int(np.argmax(scores))]
+    scores = np.asarray(ranker.scores(cands) if ranker is not None else [hand_score(c) for c in cands])
+    return [cands[int(i)] for i in np.argsort(-scores, kind="stable")]
+
+
+def choose(cands: list[Candidate]) -> Candidate | None:
+    """The best candidate (:func:`rank`), or None."""
+    ranked = rank(cands)
+    return ranked[0] if ranked else None

@@ -1,0 +1,84 @@
+"""The reader (embeddings/reader.py, qa/search/reader.py): the trained cross-encoder, with the real model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from qa.search.reader import READER_META, reader_for
+
+QUESTION = "荆州二医在封城期间接诊了多少发热患者？"
+TITLE = "荆州市第二人民医院"
+ANSWERS = "至2020年3月16日18时，在荆州封城的52天里，荆州二医累计接诊发热患者近4000人次。"
+UNRELATED = "医院先后荣获全国改善医疗服务创新医院、湖北省文明单位等荣誉称号。"
+
+
+def test_the_shipped_reader_is_small_and_names_its_model(embedder):
+    meta = json.loads(READER_META.read_text(encoding="utf-8"))
+    weights = READER_META.with_name(meta["weights"])
+    assert weights.stat().st_size <= 30 * 2**20
+    assert meta["base_model"] == embedder.model_fingerprint
+    assert meta["recipe"] == "python -m bench.reader --write" and set(meta["trained_on"]) == {"cmrc", "drcd"}
+
+
+def test_reader_prefers_the_sentence_that_states_the_answer(embedder):
+    from embeddings.reader import pair_text
+
+    reader = reader_for(embedder)
+    assert reader is not None
+    logits = reader.scores(QUESTION, [pair_text(TITLE, UNRELATED), pair_text(TITLE, ANSWERS)])
+    assert logits.shape == (2,) and logits[1] > logits[0] + 1.0, logits
+    assert reader is reader_for(embedder)  # loaded once per process
+
+
+def test_torch_and_onnx_readers_agree(embedder):
+    """The int8 ONNX export reads like the fp32 torch module it was made from."""
+    from embeddings.reader import Reader, pair_text
+    from qa.search.decision import MODEL_DIR
+
+    meta = json.loads(READER_META.read_text(encoding="utf-8"))
+    seconds = [pair_text(TITLE, s) for s in (ANSWERS, UNRELATED, "荆州市于2020年1月24日封城。")]
+    fp32 = Reader(embedder.folder, MODEL_DIR / meta["weights"], meta["low"], "torch").scores(QUESTION, seconds)
+    int8 = reader_for(embedder).scores(QUESTION, seconds)
+    assert np.argmax(fp32) == np.argmax(int8) == 0
+    assert np.max(np.abs(fp32 - int8)) < 2.0, (fp32, int8)  # int8 noise: ~0.2 mean, ~1.3 worst on 300 pairs
+
+
+def test_without_the_reader_the_plain_decision_decides(embedder, seed_index, monkeypatch):
+    """QA_READER=0 (or another model) drops the reader; the decision trained without its features decides,
+    and still refuses the entity swap and answers the seed question."""
+    from qa.search.answer import ask
+    from qa.search.decision import load_decision
+    from qa.search.retriever import Retriever
+
+    monkeypatch.setenv("QA_READER", "0")
+    plain = Retriever(embedder, seed_index)
+    assert plain.reader is None
+    assert "r1" not in load_decision(False).features and "r1" in load_decision(True).features
+    assert ask(plain, QUESTION, 5).found
+    assert not ask(plain, "荆州一医一共有多少张床位？", 5).found
+
+
+def test_the_reader_feeds_the_decision(retriever):
+    from qa.search.answer import ask
+
+    assert retriever.reader is not None
+    result = ask(retriever, QUESTION, 5)
+    assert result.found and "r1" in load_features(retriever, QUESTION)
+
+
+def load_features(retriever, question: str) -> dict[str, float]:
+    from qa.search.answer import evidence
+
+    qvec = retriever.embed(question)
+    return evidence(retriever, question, retriever.search(question, 5, qvec=qvec), qvec)[1]
+
+
+@pytest.mark.parametrize("units", [[], [("", "")]])
+def test_read_handles_nothing_to_read(embedder, units):
+    from qa.search.reader import read
+
+    values = read(reader_for(embedder), QUESTION, units)
+    assert set(values) == {"r1", "r_max3", "r_gap"}
