@@ -18,6 +18,7 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.delenv("QA_MODEL", raising=False)
     monkeypatch.delenv("QA_ADMIN_TOKEN", raising=False)
+    monkeypatch.delenv("QA_READER", raising=False)  # the reader is opt-in; tests/test_reader.py turns it on
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The reader (embeddings/reader.py, qa/search/reader.py): the trained cross-encoder, with the real model."""
+"""The reader (embeddings/reader.py, qa/search/reader.py): the trained cross-encoder, with the real model.
+It is off unless QA_READER=1."""
 
 from __future__ import annotations
 
@@ -15,6 +16,18 @@ ANSWERS = "至2020年3月16日18时，在荆州封城的52天里，荆州二医�
 UNRELATED = "医院先后荣获全国改善医疗服务创新医院、湖北省文明单位等荣誉称号。"
 
 
+@pytest.fixture
+def reading(monkeypatch):
+    monkeypatch.setenv("QA_READER", "1")
+
+
+@pytest.fixture
+def read_retriever(reading, embedder, seed_index):
+    from qa.search.retriever import Retriever
+
+    return Retriever(embedder, seed_index)
+
+
 def test_the_shipped_reader_is_small_and_names_its_model(embedder):
     meta = json.loads(READER_META.read_text(encoding="utf-8"))
     weights = READER_META.with_name(meta["weights"])
@@ -23,7 +36,7 @@ def test_the_shipped_reader_is_small_and_names_its_model(embedder):
     assert meta["recipe"] == "python -m bench.reader --write" and set(meta["trained_on"]) == {"cmrc", "drcd"}
 
 
-def test_reader_prefers_the_sentence_that_states_the_answer(embedder):
+def test_reader_prefers_the_sentence_that_states_the_answer(reading, embedder):
     from embeddings.reader import pair_text
 
     reader = reader_for(embedder)
@@ -33,7 +46,7 @@ def test_reader_prefers_the_sentence_that_states_the_answer(embedder):
     assert reader is reader_for(embedder)  # loaded once per process
 
 
-def test_torch_and_onnx_readers_agree(embedder):
+def test_torch_and_onnx_readers_agree(reading, embedder):
     """The int8 ONNX export reads like the fp32 torch module it was made from."""
     from embeddings.reader import Reader, pair_text
     from qa.search.decision import MODEL_DIR
@@ -46,27 +59,32 @@ def test_torch_and_onnx_readers_agree(embedder):
     assert np.max(np.abs(fp32 - int8)) < 2.0, (fp32, int8)  # int8 noise: ~0.2 mean, ~1.3 worst on 300 pairs
 
 
-def test_without_the_reader_the_plain_decision_decides(embedder, seed_index, monkeypatch):
-    """QA_READER=0 (or another model) drops the reader; the decision trained without its features decides,
-    and still refuses the entity swap and answers the seed question."""
+def test_the_reader_is_off_by_default(embedder, seed_index, monkeypatch):
+    """Without QA_READER=1 (or with another model) there is no reader; the decision trained without its
+    features decides, and still answers the seed question and refuses the bed count of another hospital."""
     from qa.search.answer import ask
     from qa.search.decision import load_decision
     from qa.search.retriever import Retriever
 
-    monkeypatch.setenv("QA_READER", "0")
+    monkeypatch.delenv("QA_READER", raising=False)
     plain = Retriever(embedder, seed_index)
     assert plain.reader is None
     assert "r1" not in load_decision(False).features and "r1" in load_decision(True).features
     assert ask(plain, QUESTION, 5).found
     assert not ask(plain, "荆州一医一共有多少张床位？", 5).found
+    monkeypatch.setenv("QA_READER", "0")
+    assert Retriever(embedder, seed_index).reader is None
 
 
-def test_the_reader_feeds_the_decision(retriever):
+def test_the_reader_feeds_the_decision(read_retriever):
+    """Turned on, the reader reads the best sentences; the cascade still answers the seed question and refuses
+    the bed count of another hospital and junk."""
     from qa.search.answer import ask
 
-    assert retriever.reader is not None
-    result = ask(retriever, QUESTION, 5)
-    assert result.found and "r1" in load_features(retriever, QUESTION)
+    assert read_retriever.reader is not None
+    assert ask(read_retriever, QUESTION, 5).found and "r1" in load_features(read_retriever, QUESTION)
+    assert not ask(read_retriever, "荆州一医一共有多少张床位？", 5).found
+    assert not ask(read_retriever, "asdfgh", 5).found
 
 
 def load_features(retriever, question: str) -> dict[str, float]:
@@ -77,7 +95,7 @@ def load_features(retriever, question: str) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("units", [[], [("", "")]])
-def test_read_handles_nothing_to_read(embedder, units):
+def test_read_handles_nothing_to_read(reading, embedder, units):
     from qa.search.reader import read
 
     values = read(reader_for(embedder), QUESTION, units)

@@ -118,10 +118,10 @@ def decide(retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarra
     """
     answer, values, units = _evidence(retriever, question, hits, qvec)
     verdict = load_decision(False).decide(values)
-    with_reader = load_decision(True)
-    if retriever.reader is not None and with_reader.reads(verdict.probability) and not refused_outright(values):
-        values.update(read(retriever.reader, question, units, retriever.embedder_threads()))
-        verdict = with_reader.decide(values)
+    reader = retriever.reader
+    if reader is not None and load_decision(True).reads(verdict.probability) and not refused_outright(values):
+        values.update(read(reader, question, units, retriever.embedder_threads()))
+        verdict = load_decision(True).decide(values)
     found = verdict.found and answer is not None
     for hit in hits:
         hit.confident = found and hit.grounded is not False
@@ -172,4 +172,5 @@ def warm_up(retriever: Retriever) -> None:
         qvec = retriever.embed(question)
         hits = retriever.search(question, 5, qvec=qvec)
         decide(retriever, question, hits, qvec)
-        evidence(retriever, question, hits, qvec)  # reads, whatever the plain model's probability
+        if retriever.reader is not None:
+            evidence(retriever, question, hits, qvec)  # reads, whatever the plain model's probability

@@ -2,9 +2,10 @@
 ``models/reader.safetensors``, trained by ``python -m bench.reader --write``) reads the question with each of
 the best candidate answer sentences and says how likely each states the answer.
 
-It applies only to the model it was trained from (``reader.json`` records that model's fingerprint): with
-another model, or with ``QA_READER=0``, there is no reader and the decision trained without its features
-decides.
+It is off unless ``QA_READER=1``: on the held-out seed questions and conversations it made the decision
+refuse a little more and answer less, not better at both (README, *Answers you can trust*). It applies only to
+the model it was trained from (``reader.json`` records that model's fingerprint): otherwise there is no reader
+and the decision trained without its features decides.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ _lock = threading.Lock()
 
 
 def reader_for(embedder: Embedder) -> Reader | None:
-    """The shipped reader for ``embedder``'s model (loaded once per process), or None: turned off
-    (``QA_READER=0``), not shipped, or trained from another model."""
+    """The shipped reader for ``embedder``'s model (loaded once per process), or None: not turned on
+    (``QA_READER=1``), not shipped, or trained from another model."""
     from ..settings import Settings
 
     meta = read_meta(READER_META)
