@@ -291,6 +291,17 @@ def export_onnx(folder: Path, dest: Path) -> Path:
     return dest
 
 
+def onnx_session(path: Path, threads: int):
+    """An ONNX Runtime CPU session over ``path`` on ``threads`` intra-op threads, every graph optimisation on."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxSentenceModel:
     """The small part of ``SentenceTransformer``'s interface the embedder uses, over an ONNX Runtime session."""
 
@@ -318,16 +329,10 @@ class OnnxSentenceModel:
 
     def session(self, threads: int | None):
         """The inference session running on ``threads`` intra-op threads (None: every core), made once."""
-        import onnxruntime as ort
-
         n = int(threads or cpu_count())
         with self._sessions_lock:
             if n not in self._sessions:
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = n
-                options.inter_op_num_threads = 1
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                self._sessions[n] = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+                self._sessions[n] = onnx_session(self.path, n)
             return self._sessions[n]
 
     def eval(self) -> OnnxSentenceModel:

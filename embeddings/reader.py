@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import ModelLoadError, cpu_count
+from .model import ModelLoadError, cpu_count, onnx_session
 
 MAX_TOKENS = 128
 QUERY_PREFIX = "query: "
@@ -147,16 +147,11 @@ class Reader:
             raise ModelLoadError(f"unknown backend {backend!r}: use 'torch' or 'onnx'")
 
     def session(self, threads: int | None):
-        import onnxruntime as ort
-
+        """The session on ``threads`` intra-op threads (None: every core), made once per count."""
         n = int(threads or cpu_count())
         with self._lock:
             if n not in self._sessions:
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = n
-                options.inter_op_num_threads = 1
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                self._sessions[n] = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+                self._sessions[n] = onnx_session(self.path, n)
             return self._sessions[n]
 
     def scores(self, question: str, seconds: Sequence[str], threads: int | None = None) -> np.ndarray:
