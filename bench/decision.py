@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import sys
 import time
@@ -363,6 +364,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--refresh", action="store_true", help="recompute the rows (else cached)")
     parser.add_argument("--write", action="store_true", help="write the shipped model")
     args = parser.parse_args(argv)
+    os.environ.setdefault("QA_READER", "1")  # the rows carry the reader's features (the service reads only if asked)
     settings = Settings()
     rows = collect(settings, refresh=args.refresh)
     print(json.dumps({"rows": len(rows), "by_group": Counter(r["group"] for r in rows)}, ensure_ascii=False))

@@ -35,8 +35,8 @@ from qa.search.decision import MODEL_DIR
 from qa.search.sentences import candidates, load_ranker
 from qa.settings import Settings
 
-from ._common import EVAL
-from .decision import QueryVectors, _index, collect
+from ._common import EVAL, SEED_QA, SEEDS
+from .decision import DATA, QueryVectors, _index, collect
 
 READER_FILE = MODEL_DIR / "reader.safetensors"
 META_FILE = MODEL_DIR / "reader.json"
@@ -53,7 +53,7 @@ GROUPS = {
 }
 
 
-def training_pairs(settings: Settings):
+def training_pairs(settings: Settings, groups: tuple[str, ...] = tuple(GROUPS)):
     """(question, second segment, label) for the training groups, as the service would read them; and the
     embedder that retrieved them."""
     rows = collect(settings)
@@ -61,13 +61,19 @@ def training_pairs(settings: Settings):
     vectors = QueryVectors(embedder, settings.cache_dir / "decision")
     ranker = load_ranker()
     pairs: list[tuple[str, str, int]] = []
-    for group, (corpus, query_paths, split) in GROUPS.items():
-        corpus_rows = read_jsonl(corpus)
-        split_rows = near_miss_split if split == "near-miss" else (lambda rows, seed: share_split(rows, 0.2, seed))
-        kept, _ = split_rows(corpus_rows, seed=3)
-        retriever = _index(f"{group}-{split}", kept, [], settings, embedder)
-        rule = HitRule({r["id"]: r["text"] for r in corpus_rows})
-        queries = {q.id: q for path in query_paths for q in load_queries(path)}
+    for group in groups:
+        if group == "seeds":  # seed_qa + the dev questions, their entity swaps, junk, off-topic questions
+            retriever = _index("seeds", None, [SEEDS], settings, embedder)
+            rule = HitRule({})
+            queries = {q.id: q for path in (SEED_QA, DATA / "seed_questions.dev.jsonl") for q in load_queries(path)}
+        else:
+            corpus, query_paths, split = GROUPS[group]
+            corpus_rows = read_jsonl(corpus)
+            split_rows = near_miss_split if split == "near-miss" else (lambda rows, seed: share_split(rows, 0.2, seed))
+            kept, _ = split_rows(corpus_rows, seed=3)
+            retriever = _index(f"{group}-{split}", kept, [], settings, embedder)
+            rule = HitRule({r["id"]: r["text"] for r in corpus_rows})
+            queries = {q.id: q for path in query_paths for q in load_queries(path)}
         mine = [r for r in rows if r["group"] == group and r["label"] is not None]
         qvecs = vectors.get([retriever.match_text(r["question"], "dense") for r in mine])
         docs = retriever.index.documents
@@ -188,6 +194,9 @@ def train(folder: Path, states: list[np.ndarray], labels: list[int]):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="write the shipped reader")
+    parser.add_argument("--with-seeds", action="store_true",
+                        help="also train on the seed group (seed_qa, dev questions, their swaps): then no seed figure "
+                             "of bench.decision is on unseen data")
     args = parser.parse_args(argv)
     import torch
     from safetensors.torch import save_file
@@ -195,7 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(2)
     settings = Settings()
     started = time.time()
-    pairs, embedder = training_pairs(settings)
+    groups = (*GROUPS, "seeds") if args.with_seeds else tuple(GROUPS)
+    pairs, embedder = training_pairs(settings, groups)
     if embedder.folder is None:
         raise SystemExit("the reader is trained from a local model folder (the default model)")
     folder = embedder.folder
@@ -210,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
                    for k, v in module.state_dict().items()}
         save_file(tensors, str(READER_FILE))
         meta = {"weights": READER_FILE.name, "base_model": embedder.model_fingerprint, "low": LOW,
-                "trained_on": sorted(GROUPS), "recipe": "python -m bench.reader --write",
+                "trained_on": sorted(groups), "recipe": "python -m bench.reader --write",
                 "epochs": EPOCHS, "batch": BATCH, "lr": [LR_LAYERS, LR_HEAD], "seed": SEED, **report}
         META_FILE.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {READER_FILE} ({READER_FILE.stat().st_size / 1e6:.1f} MB)")

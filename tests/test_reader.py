@@ -33,7 +33,7 @@ def test_the_shipped_reader_is_small_and_names_its_model(embedder):
     weights = READER_META.with_name(meta["weights"])
     assert weights.stat().st_size <= 30 * 2**20
     assert meta["base_model"] == embedder.model_fingerprint
-    assert meta["recipe"] == "python -m bench.reader --write" and set(meta["trained_on"]) == {"cmrc", "drcd"}
+    assert meta["recipe"].startswith("python -m bench.reader --write") and {"cmrc", "drcd"} <= set(meta["trained_on"])
 
 
 def test_reader_prefers_the_sentence_that_states_the_answer(reading, embedder):
