@@ -285,31 +285,36 @@ class Fitted:
     reader: object | None = None
     threshold: float | None = None
 
-    def found(self, rows: list[dict], threshold: float | None = None) -> list[bool]:
+    def scores(self, rows: list[dict]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The plain model's probabilities, and the reader model's (None without one)."""
         plain = self.plain.predict(_matrix(rows, FEATURES))
-        if self.reader is None:
-            return _found(rows, plain, self.plain_threshold)
-        low, high = READ_BAND
-        read = self.reader.predict(_matrix(rows, WITH_READER))
-        t = self.threshold if threshold is None else threshold
-        return [bool((q >= t if low <= p <= high else p >= self.plain_threshold) and not refused_outright(r))
-                for r, p, q in zip(rows, plain, read, strict=True)]
+        return plain, (None if self.reader is None else self.reader.predict(_matrix(rows, WITH_READER)))
 
-    def read_share(self, rows: list[dict]) -> float:
-        plain = self.plain.predict(_matrix(rows, FEATURES))
+    def reads(self, rows: list[dict], plain: np.ndarray) -> list[bool]:
+        """Which rows the service would read: the plain probability in the band, no rule refusing them."""
         low, high = READ_BAND
-        return float(np.mean([low <= p <= high and not refused_outright(r) for r, p in zip(rows, plain, strict=True)]))
+        return [low <= p <= high and not refused_outright(r) for r, p in zip(rows, plain, strict=True)]
+
+    def found(self, rows: list[dict], scores=None, threshold: float | None = None) -> list[bool]:
+        """The service's decision for each row (``scores`` from :meth:`scores`, computed when not given)."""
+        plain, read = scores or self.scores(rows)
+        if read is None:
+            return _found(rows, plain, self.plain_threshold)
+        t = self.threshold if threshold is None else threshold
+        return [bool(q >= t if reading else (p >= self.plain_threshold and not refused_outright(r)))
+                for r, p, q, reading in zip(rows, plain, read, self.reads(rows, plain), strict=True)]
 
 
 def fit(rows: list[dict], with_reader: bool, target: float = TARGET_ANSWERED) -> Fitted:
     """Train the plain model (and the reader's), each threshold set to answer ``target`` of the answerable."""
     positives = [r for r in rows if r["label"] == 1]
-    plain = train(rows, FEATURES)
-    scores = plain.predict(_matrix(positives, FEATURES))
-    model = Fitted(plain, _threshold(lambda t: _found(positives, scores, t), positives, target))
+    model = Fitted(train(rows, FEATURES), 0.0)
+    plain, _ = model.scores(positives)
+    model.plain_threshold = _threshold(lambda t: _found(positives, plain, t), positives, target)
     if with_reader:
         model.reader = train(rows, WITH_READER)
-        model.threshold = _threshold(lambda t: model.found(positives, t), positives, target)
+        scores = model.scores(positives)
+        model.threshold = _threshold(lambda t: model.found(positives, scores, t), positives, target)
     return model
 
 
@@ -317,7 +322,9 @@ def measure(model: Fitted, rows: list[dict]) -> dict:
     """Answered share of answerable rows, refused share of each kind of negative, wrong-document answers."""
     if not rows:
         return {}
-    found = model.found(rows)
+    scores = model.scores(rows)
+    found = model.found(rows, scores)
+    reads = model.reads(rows, scores[0]) if model.reader is not None else None
     out: dict = {}
     by_source: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
@@ -340,8 +347,8 @@ def measure(model: Fitted, rows: list[dict]) -> dict:
         if swaps:
             wrong = sum(found[i] and rows[i]["answer_doc"] == rows[i]["original_doc"] for i in swaps)
             stats["swap_answered_from_first"] = round(wrong / len(swaps), 4)
-        if model.reader is not None:
-            stats["read"] = round(model.read_share([rows[i] for i in idx]), 4)
+        if reads is not None:
+            stats["read"] = round(sum(reads[i] for i in idx) / len(idx), 4)
         out[source] = stats
     return out
 

@@ -291,15 +291,27 @@ def export_onnx(folder: Path, dest: Path) -> Path:
     return dest
 
 
-def onnx_session(path: Path, threads: int):
-    """An ONNX Runtime CPU session over ``path`` on ``threads`` intra-op threads, every graph optimisation on."""
-    import onnxruntime as ort
+class OnnxSessions:
+    """ONNX Runtime CPU sessions over one model file, one per intra-op thread count, each made on first use."""
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._sessions: dict[int, object] = {}
+        self._lock = threading.Lock()
+
+    def get(self, threads: int | None):
+        """The session running on ``threads`` intra-op threads (None: every core), every graph optimisation on."""
+        import onnxruntime as ort
+
+        n = int(threads or cpu_count())
+        with self._lock:
+            if n not in self._sessions:
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = n
+                options.inter_op_num_threads = 1
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                self._sessions[n] = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            return self._sessions[n]
 
 
 class OnnxSentenceModel:
@@ -310,8 +322,7 @@ class OnnxSentenceModel:
         from tokenizers import Tokenizer  # not transformers' AutoTokenizer: that imports torch
 
         self.path = path
-        self._sessions: dict[int, object] = {}
-        self._sessions_lock = threading.Lock()
+        self._sessions = OnnxSessions(path)
         tok_config = _read_json(folder / "tokenizer_config.json")
         st_config = _read_json(folder / "sentence_bert_config.json")
         self.max_seq_length = int(st_config.get("max_seq_length") or min(tok_config.get("model_max_length", 512), 512))
@@ -329,11 +340,7 @@ class OnnxSentenceModel:
 
     def session(self, threads: int | None):
         """The inference session running on ``threads`` intra-op threads (None: every core), made once."""
-        n = int(threads or cpu_count())
-        with self._sessions_lock:
-            if n not in self._sessions:
-                self._sessions[n] = onnx_session(self.path, n)
-            return self._sessions[n]
+        return self._sessions.get(threads)
 
     def eval(self) -> OnnxSentenceModel:
         return self

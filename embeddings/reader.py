@@ -13,16 +13,14 @@ int8-quantised, cached under ``<model folder>/onnx/``). Knows nothing about ques
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .model import ModelLoadError, cpu_count, onnx_session
+from .model import ModelLoadError, OnnxSessions, _read_json
 
 MAX_TOKENS = 128
 QUERY_PREFIX = "query: "
@@ -131,13 +129,12 @@ class Reader:
             raise ModelLoadError(f"the reader needs {folder}/tokenizer.json and {weights}")
         self.backend = backend
         self.tokenizer = load_tokenizer(folder)
-        self._lock = threading.Lock()
-        self._sessions: dict[int, object] = {}
         if backend == "onnx":
             self.path = folder / "onnx" / f"reader-{_weights_digest(weights)}-v{READER_EXPORT_VERSION}.onnx"
             if not self.path.is_file():
                 export_reader_onnx(folder, weights, low, self.path)
-            self.session(None)
+            self._sessions = OnnxSessions(self.path)
+            self._sessions.get(None)
         elif backend == "torch":
             import torch
 
@@ -146,21 +143,13 @@ class Reader:
         else:
             raise ModelLoadError(f"unknown backend {backend!r}: use 'torch' or 'onnx'")
 
-    def session(self, threads: int | None):
-        """The session on ``threads`` intra-op threads (None: every core), made once per count."""
-        n = int(threads or cpu_count())
-        with self._lock:
-            if n not in self._sessions:
-                self._sessions[n] = onnx_session(self.path, n)
-            return self._sessions[n]
-
     def scores(self, question: str, seconds: Sequence[str], threads: int | None = None) -> np.ndarray:
         """One logit per second segment (:func:`pair_text`): higher means the sentence more likely answers."""
         if not seconds:
             return np.zeros(0, dtype=np.float32)
         feeds = encode_pairs(self.tokenizer, question, seconds)
         if self.backend == "onnx":
-            return np.asarray(self.session(threads).run(None, feeds)[0], dtype=np.float32).reshape(-1)
+            return np.asarray(self._sessions.get(threads).run(None, feeds)[0], dtype=np.float32).reshape(-1)
         torch = self._torch
         with torch.inference_mode():
             logits = self._module(torch.from_numpy(feeds["input_ids"]), torch.from_numpy(feeds["attention_mask"]))
@@ -169,7 +158,4 @@ class Reader:
 
 def read_meta(path: Path) -> dict:
     """The reader's description (``reader.json``: weights file, base model fingerprint, layers), or {}."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, ValueError):
-        return {}
+    return _read_json(path)

@@ -119,9 +119,11 @@ def decide(retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarra
     answer, values, units = _evidence(retriever, question, hits, qvec)
     verdict = load_decision(False).decide(values)
     reader = retriever.reader
-    if reader is not None and load_decision(True).reads(verdict.probability) and not refused_outright(values):
-        values.update(read(reader, question, units, retriever.embedder_threads()))
-        verdict = load_decision(True).decide(values)
+    if reader is not None:
+        with_reader = load_decision(True)
+        if with_reader.reads(verdict.probability) and not refused_outright(values):
+            values.update(read(reader, question, units, retriever.embedder_threads()))
+            verdict = with_reader.decide(values)
     found = verdict.found and answer is not None
     for hit in hits:
         hit.confident = found and hit.grounded is not False

@@ -173,8 +173,6 @@ PLAIN_DECISION_FILE = MODEL_DIR / "decision-plain.json"
 
 @lru_cache(maxsize=2)
 def load_decision(reader: bool = True) -> Decision:
-    """The shipped classifier (``models/decision.json`` and its booster, in the repository): the one trained
-    with the reader's features, or (``reader=False``, or when it is not shipped) the one trained without."""
-    if reader and DECISION_FILE.is_file():
-        return Decision(DECISION_FILE)
-    return Decision(PLAIN_DECISION_FILE if PLAIN_DECISION_FILE.is_file() else DECISION_FILE)
+    """A shipped classifier (its json and booster are in the repository): ``models/decision.json``, trained
+    with the reader's features, or (``reader=False``) ``models/decision-plain.json``, trained without."""
+    return Decision(DECISION_FILE if reader else PLAIN_DECISION_FILE)
