@@ -6,6 +6,8 @@ Labelled questions are generated from the public sets and from seed-style questi
   unanswerable: negative), entity swaps of their answerable questions (negative unless the new hospital's
   article also has every attribute the question asks about: those are left out, their label unknown),
   junk (bench/data/junk.txt) and other benchmarks' questions asked of the seeds (off-topic).
+* ``conv``: our development conversations (bench/data/conversations.dev*.jsonl) on the seed index, every
+  turn resolved against its history as the chat resolves it, and the entity swaps of its answerable turns.
 * ``xquad``: XQuAD with one paragraph of each article left out (near misses), Chinese and English questions.
 * ``drcd``: DRCD, the same way.
 * ``cmrc``: CMRC 2018 with 20% of its (one-paragraph) articles left out: off-topic negatives.
@@ -51,8 +53,9 @@ from qa.evaluation.negatives import (
 )
 from qa.index.build import build_index
 from qa.index.store import load_index
-from qa.search.answer import evidence, question_asks
-from qa.search.attributes import term_share
+from qa.search.answer import Answer, evidence, question_asks
+from qa.search.attributes import answer_near_terms, term_share
+from qa.search.conversation import Turn, resolve
 from qa.search.decision import (
     DECISION_FILE,
     FEATURES,
@@ -70,7 +73,8 @@ from ._common import EVAL, ROOT, SEED_QA, SEEDS
 
 DATA = ROOT / "bench" / "data"
 TARGET_ANSWERED = 0.96
-GROUPS = ("seeds", "xquad", "cmrc", "drcd")
+GROUPS = ("seeds", "conv", "xquad", "cmrc", "drcd")
+CONVERSATIONS = (DATA / "conversations.dev.jsonl", DATA / "conversations.dev2.jsonl")
 PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 30,
           "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1,
           "seed": 7, "num_threads": 2}
@@ -83,6 +87,7 @@ class Item:
     label: int | None  # 1 answerable, 0 not, None unknown (kept out of training)
     kind: str  # positive, near-miss, swap, unanswerable, junk, off-topic
     original_doc: str | None = None  # swaps: the document whose passage would be a wrong answer
+    context: tuple[str, ...] = ()  # a follow-up: the entities it refers to without naming them
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -129,25 +134,28 @@ def _sample(queries: list[Query], n: int, seed: int) -> list[Query]:
     return rng.sample(queries, min(n, len(queries)))
 
 
+def _row(retriever: Retriever, it: Item, qvec: np.ndarray, rule: HitRule, group: str,
+         source: str) -> tuple[dict, Answer | None]:
+    """The labelled row of one question, and its candidate answer sentence."""
+    hits = retriever.search(it.query.text, 10, qvec=qvec, context=it.context)
+    answer, values = evidence(retriever, it.query.text, hits, qvec)
+    q = it.query
+    rank = None
+    if q.answerable:
+        rank = next((i for i, h in enumerate(hits, 1) if rule.hit(q, h.passage.text)), None)
+    return {
+        "group": group, "source": source, "id": q.id, "question": q.text, "lang": q.lang, "label": it.label,
+        "kind": it.kind, "rank": rank, "original_doc": it.original_doc,
+        "answer_doc": answer.doc_id if answer else None,
+        "answer_ok": bool(answer and q.answerable and rule.hit(q, answer.text)),
+        **{f: float(values[f]) for f in FEATURES + READER_FEATURES if f in values},
+    }, answer
+
+
 def _rows_for(retriever: Retriever, items: list[Item], vectors: QueryVectors, rule: HitRule, group: str,
               source: str) -> list[dict]:
     qvecs = vectors.get([retriever.match_text(it.query.text, "dense") for it in items])
-    out = []
-    for it, qvec in zip(items, qvecs, strict=True):
-        hits = retriever.search(it.query.text, 10, qvec=qvec)
-        answer, values = evidence(retriever, it.query.text, hits, qvec)
-        q = it.query
-        rank = None
-        if q.answerable:
-            rank = next((i for i, h in enumerate(hits, 1) if rule.hit(q, h.passage.text)), None)
-        out.append({
-            "group": group, "source": source, "id": q.id, "question": q.text, "lang": q.lang, "label": it.label,
-            "kind": it.kind, "rank": rank, "original_doc": it.original_doc,
-            "answer_doc": answer.doc_id if answer else None,
-            "answer_ok": bool(answer and q.answerable and rule.hit(q, answer.text)),
-            **{f: float(values[f]) for f in FEATURES + READER_FEATURES if f in values},
-        })
-    return out
+    return [_row(retriever, it, qvec, rule, group, source)[0] for it, qvec in zip(items, qvecs, strict=True)]
 
 
 # ------------------------------------------------------------------------------------ sources
@@ -157,19 +165,29 @@ def _seed_queries(path: Path) -> list[Query]:
     return load_queries(path) if path.is_file() else []
 
 
+def _swaps(retriever: Retriever, queries: list[Query]) -> list[Item]:
+    """Entity swaps of the answerable ``queries``: negatives, unless the new hospital's article also has every
+    attribute the question asks about, with an answer of the asked type beside one (label unknown: left out
+    of training)."""
+    names = english_names(retriever, queries)
+    texts = {doc_id: squeeze(fold(d.text)) for doc_id, d in retriever.index.documents.items()}
+    items = []
+    for swap in swap_entities(retriever, [q for q in queries if q.answerable], names):
+        new = retriever.entities.by_id[swap.new_entity]
+        what = question_asks(retriever, swap.query.text)
+        new_text = "".join(texts.get(d, "") for d in new.main_of)
+        ambiguous = (bool(what.terms) and term_share(what.terms, new_text) >= 0.99
+                     and answer_near_terms(what, new_text) == 1.0)
+        items.append(Item(swap.query, None if ambiguous else 0, "swap", swap.original_doc))
+    return items
+
+
 def collect_seeds(settings: Settings, embedder, vectors: QueryVectors, junk: list[Query]) -> list[dict]:
     retriever = _index("seeds", None, [SEEDS], settings, embedder)
     public = load_queries(SEED_QA)
     dev = _seed_queries(DATA / "seed_questions.dev.jsonl")
     items = [Item(q, int(q.answerable), "positive" if q.answerable else "unanswerable") for q in public + dev]
-    names = english_names(retriever, public + dev)
-    texts = {doc_id: squeeze(fold(d.text)) for doc_id, d in retriever.index.documents.items()}
-    for swap in swap_entities(retriever, [q for q in public + dev if q.answerable], names):
-        new = retriever.entities.by_id[swap.new_entity]
-        what = question_asks(retriever, swap.query.text)
-        new_text = "".join(texts.get(d, "") for d in new.main_of)
-        ambiguous = bool(what.terms) and term_share(what.terms, new_text) >= 0.99
-        items.append(Item(swap.query, None if ambiguous else 0, "swap", swap.original_doc))
+    items += _swaps(retriever, public + dev)
     items += [Item(q, 0, "junk") for q in junk]
     offtopic = []
     for path, n in ((EVAL / "xquad_zh" / "queries.zh.jsonl", 150), (EVAL / "xquad_zh" / "queries.en.jsonl", 100),
@@ -179,6 +197,35 @@ def collect_seeds(settings: Settings, embedder, vectors: QueryVectors, junk: lis
               for q in offtopic]
     rule = HitRule({})
     return _rows_for(retriever, items, vectors, rule, "seeds", "seeds")
+
+
+def collect_conversations(settings: Settings, embedder, vectors: QueryVectors) -> list[dict]:
+    """Every turn of our own development conversations (CONVERSATIONS), played as the chat plays them: each
+    follow-up resolved against the turns before it (their candidate answer sentences as the answers shown),
+    its standalone form the row's question; answerable turns positive, unanswerable ones negative, and the
+    entity swaps of the answerable ones (as for the seeds)."""
+    retriever = _index("seeds", None, [SEEDS], settings, embedder)
+    rule = HitRule({})
+    out = []
+    for path in CONVERSATIONS:
+        resolved = []
+        for conv in read_jsonl(path):
+            history: list[Turn] = []
+            for position, turn in enumerate(conv["turns"]):
+                understood = resolve(retriever, turn["question"], history)
+                query = Query(id=f"{conv['id']}-{position}", text=understood.question, lang=turn.get("lang", "?"),
+                              evidence=list(turn["evidence"]), answerable=bool(turn["answerable"]),
+                              doc=Path(turn["doc"]).stem if turn.get("doc") else None)
+                label = int(query.answerable)
+                item = Item(query, label, "positive" if label else "unanswerable", context=understood.entities)
+                qvec = vectors.get([retriever.match_text(query.text, "dense")])[0]
+                row, answer = _row(retriever, item, qvec, rule, "conv", f"conv:{path.stem}")
+                out.append(row)
+                resolved.append(query)
+                history.append(Turn(turn["question"], answer.display if answer else None))
+        # the follow-up that switches to a hospital whose article lacks the fact (那荆州一医呢？)
+        out += _rows_for(retriever, _swaps(retriever, resolved), vectors, rule, "conv", f"conv:{path.stem}")
+    return out
 
 
 def collect_benchmark(name: str, corpus_path: Path, query_paths: list[Path], split: str, settings: Settings,
@@ -221,6 +268,8 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
             junk = junk_queries(DATA / "junk.txt")
         if group == "seeds":
             part = collect_seeds(settings, embedder, vectors, junk)
+        elif group == "conv":
+            part = collect_conversations(settings, embedder, vectors)
         else:
             corpus, queries, split = specs[group]
             part = collect_benchmark(group, corpus, queries, split, settings, embedder, vectors, junk)

@@ -27,7 +27,7 @@ from qa.search.sentences import FEATURES, MODEL_DIR, SENTENCE_FILE, candidates, 
 from qa.settings import Settings
 
 from ._common import EVAL, SEED_QA, SEEDS
-from .decision import DATA, GROUPS, QueryVectors, _index
+from .decision import DATA, QueryVectors, _index
 
 PARAMS = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [1], "learning_rate": 0.05, "num_leaves": 15,
           "min_data_in_leaf": 30, "feature_fraction": 0.9, "lambda_l2": 1.0, "verbose": -1, "seed": 7,
@@ -117,13 +117,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings()
     rows = collect(settings, refresh=args.refresh)
+    groups = sorted({r["group"] for r in rows})
     print(json.dumps({"questions": Counter(r["group"] for r in rows),
                       "ceiling (any candidate right)": {g: round(np.mean([any(r["labels"]) for r in rows
                                                                           if r["group"] == g]), 4)
-                                                        for g in GROUPS}}))
+                                                        for g in groups}}))
     report = {"hand-set": measure(rows)}
     held_out = {}
-    for group in GROUPS:
+    for group in groups:
         train_rows = [r for r in rows if r["group"] != group]
         test_rows = [r for r in rows if r["group"] == group]
         if train_rows and test_rows:

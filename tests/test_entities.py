@@ -42,6 +42,9 @@ def test_aliases_come_from_the_articles(seeds):
     assert "市中心医院" in by_name["邵阳市中心医院"].aliases  # the article never writes 邵阳市中心医院
     assert by_name["荆州市第一人民医院"].ordinal == 1 and by_name["荆州二医"].ordinal == 2
     assert by_name["十堰市中西医结合医院"].place == "十堰"
+    # how a question writes each: the shortest alias of four or more characters that keeps its place
+    assert by_name["荆州市第一人民医院"].short_name == "荆州一医"
+    assert by_name["十堰市中西医结合医院"].short_name == "十堰市中西医结合医院"  # not 市中西医结合医院
 
 
 def test_abbreviation_rule():

@@ -75,6 +75,26 @@ def test_the_general_classifier_takes_any_count():
     assert not has_measure("个", "统筹推进院区建设") and not has_measure("张", "共有8名护士")
 
 
+def test_a_date_is_not_a_count():
+    """多少 asks for a count: the numbers of a date or a length of time are none (2021年8月1日, 3年来)."""
+    from qa.search.attributes import Asked, answer_near_terms, kinds_in
+
+    assert "number" not in kinds_in("2021年8月1日，发热患者洪某前往荆州一医就诊。")
+    assert "number" not in kinds_in("3年来，先后购置血管造影机")
+    assert "number" in kinds_in("累计接诊发热患者近4000人次") and "number" in kinds_in("合格率为100%")
+    fever = Asked("number", None, (("发热患者",),))
+    assert answer_near_terms(fever, "2021年8月1日，发热患者洪某前往荆州一医就诊。") == 0.0
+    assert answer_near_terms(fever, "累计接诊发热患者近4000人次") == 1.0
+
+
+def test_a_question_has_a_question_form():
+    from qa.search.attributes import is_question
+
+    assert all(is_question(q) for q in ("荆州一医有多少张床位", "区二院的院长是谁", "说出一种常见的自身免疫性疾病。",
+                                        "Is it finished", "X.25 uses what type network type", "Name a Toyota brand"))
+    assert not any(is_question(q) for q in ("information", "Good morning", "测试一下", "荆州一医的床位"))
+
+
 def test_empty_and_odd_questions():
     assert unknown_terms("", set(), "") == []
     assert unknown_terms("？？？ 1234 abc", set(), "") == []

@@ -48,7 +48,8 @@ def test_a_person_or_figure_the_articles_never_state_is_refused(retriever, quest
     assert not result.found, (result.answer, result.confidence)
 
 
-@pytest.mark.parametrize("question", ["x", "?", "asdfgh", "test", "医院", "How are you?", "你好", "12345"])
+@pytest.mark.parametrize("question", ["x", "?", "asdfgh", "test", "医院", "How are you?", "你好", "12345",
+                                      "information", "Good morning", "测试一下"])
 def test_junk_is_refused(retriever, question):
     assert not ask(retriever, question, 5).found
 

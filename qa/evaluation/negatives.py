@@ -67,10 +67,10 @@ def swap_entities(retriever: Retriever, queries: Sequence[Query], english_names:
                   per_query: int = 4) -> list[Swap]:
     """Every answerable query that names one of the documents' subjects, re-asked about each other subject.
 
-    Chinese questions get the other subject's alias of four or more characters written most often in its
-    documents; English ones one of the English names the queries themselves use for it (``english_names``:
-    entity id -> names, gathered by :func:`english_names`). The swapped query keeps no evidence: it is
-    unanswerable from the original document.
+    Chinese questions get the other subject's short name (:attr:`Entity.short_name`); English ones one of the
+    English names the queries themselves use for it (``english_names``: entity id -> names, gathered by
+    :func:`english_names`). The swapped query keeps no evidence: it is unanswerable from the original
+    document.
     """
     table = retriever.entities
     subjects = table.subjects()
@@ -90,7 +90,7 @@ def swap_entities(retriever: Retriever, queries: Sequence[Query], english_names:
                         continue
                     text = q.text.replace(surface, names[0])
                 else:
-                    alias = _chinese_alias(other)
+                    alias = other.short_name
                     folded = squeeze(fold(q.text))
                     if surface not in folded:
                         continue
@@ -99,11 +99,6 @@ def swap_entities(retriever: Retriever, queries: Sequence[Query], english_names:
                                         answers=[], kind="swap", wrong_doc=q.doc), q.doc, other.id))
             break
     return out
-
-
-def _chinese_alias(entity) -> str:
-    long_aliases = [a for a in entity.aliases if len(a) >= 4]
-    return min(long_aliases, key=len) if long_aliases else entity.name
 
 
 def english_names(retriever: Retriever, queries: Sequence[Query]) -> dict[str, list[str]]:

@@ -78,6 +78,13 @@ class Entity:
     def mentions(self) -> int:
         return sum(self.docs.values())
 
+    @property
+    def short_name(self) -> str:
+        """How a question writes it: its shortest alias of four or more characters that keeps its place
+        (荆州一医; 十堰市中西医结合医院, not 市中西医结合医院, which could be any city's), else its name."""
+        names = [a for a in self.aliases if len(a) >= 4 and (not self.place or self.place in a)]
+        return min(names, key=len) if names else self.name
+
     def summary(self) -> dict:
         """What ``qa entities --json`` and ``GET /api/entities`` show of it."""
         return {"id": self.id, "name": self.name, "kind": self.kind, "aliases": self.aliases,

@@ -130,18 +130,39 @@ def decide(retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarra
     return (answer if found else None), replace(verdict, found=found)
 
 
+# The decision is trained on the evidence of the first 10 passages (bench.decision), so it reads as many
+# whatever number of passages is shown: its features (the grounded candidates, the mean of the first five, the
+# answer sentence's passages) must not change with top_k.
+DECISION_DEPTH = 10
+
+
+def _shown(hits: list[Hit], k: int, answer: Answer | None) -> tuple[list[Hit], Answer | None]:
+    """The first ``k`` passages, and the answer's own passage after them when it ranks lower (an answer is
+    always cited with its passage); the answer's ``passage`` number re-counted in that list."""
+    shown = hits[:k]
+    if answer is None:
+        return shown, None
+    hit = hits[answer.passage - 1]
+    if hit not in shown:
+        shown = [*shown, hit]
+    return shown, replace(answer, passage=shown.index(hit) + 1)
+
+
 def ask(
     retriever: Retriever, question: str, k: int = 5, *, doc_ids: Collection[str] | None = None,
     context: Sequence[str] = (),
 ) -> Result:
     """Retrieve (only from ``doc_ids`` when given), pick the answer sentence, and decide whether it is
-    reliable. ``context`` are entity ids a follow-up refers to without naming them."""
+    reliable; the ``k`` best passages are returned (and the answer's, if it ranks lower). ``context`` are
+    entity ids a follow-up refers to without naming them."""
     started = time.perf_counter()
     qvec = retriever.embed(question)
     timings = {"encode": round((time.perf_counter() - started) * 1000, 2)}
-    hits = retriever.search(question, k, qvec=qvec, timings=timings, doc_ids=doc_ids, context=context)
+    hits = retriever.search(question, max(k, DECISION_DEPTH), qvec=qvec, timings=timings, doc_ids=doc_ids,
+                            context=context)
     clock = time.perf_counter()
     answer, verdict = decide(retriever, question, hits, qvec)
+    hits, answer = _shown(hits, k, answer)
     timings["answer"] = round((time.perf_counter() - clock) * 1000, 2)
     return Result(question, verdict.found, answer, hits, round((time.perf_counter() - started) * 1000, 1),
                   tuple(retriever.unknown_terms(question)), timings, verdict.probability)

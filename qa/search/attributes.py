@@ -73,6 +73,21 @@ _STOP_EN = frozenset(
 )
 
 
+# A question's own form: an interrogative, a question mark, or a request for a fact (说出…, Name …). General
+# Chinese and English question grammar, not words drawn from known questions.
+_QUESTION_ZH = re.compile(r"[?？]|什么|甚么|怎么|怎样|如何|为何|为什么|哪|谁|几|多少|多大|多久|多长|多高|多远|吗|呢|么|"
+                          r"是否|有没有|是不是|能否|可否|啥|何|说出|列举|列出|举出|举例|请问|介绍|说明|解释|描述|"
+                          r"比较|区别")
+_QUESTION_EN = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how|name|list|describe|explain|tell)\b|"
+                          r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had)\b", re.I)
+
+
+def is_question(text: str) -> bool:
+    """True when ``text`` has the form of a question or a request for a fact; "information", "Good morning",
+    "测试一下" do not."""
+    return bool(_QUESTION_ZH.search(text) or _QUESTION_EN.search(text))
+
+
 @dataclass(frozen=True)
 class Asked:
     """What a question asks for: the answer ``kind`` (None: no particular type), the ``measure`` word of a
@@ -121,15 +136,23 @@ def _measure_group(measure: str) -> str:
     return next((g for g in _MEASURE_GROUPS if measure in g), measure)
 
 
+def _counts_only(folded: str) -> str:
+    """``folded`` with its dates, times and lengths of time blanked (same length): what is left of its numbers
+    count something (2021年8月1日 or 3年来 answer no 多少; 4000人次 does)."""
+    for pattern in (_DATE, _DURATION):
+        folded = pattern.sub(lambda m: "，" * len(m.group()), folded)
+    return folded
+
+
 @lru_cache(maxsize=65536)
 def kinds_in(text: str) -> frozenset[str]:
-    """The answer types a sentence holds: number, date, duration, person, place (a place name CC-CEDICT
-    knows), org."""
+    """The answer types a sentence holds: number (a count: not a date's numbers), date, duration, person,
+    place (a place name CC-CEDICT knows), org."""
     from ..glossary import reverse_dictionary
 
     folded = squeeze(fold(text))
     found = set()
-    if _NUMBER.search(folded):
+    if _NUMBER.search(_counts_only(folded)):
         found.add("number")
     if _DATE.search(folded):
         found.add("date")
@@ -199,7 +222,8 @@ def answer_near_terms(what: Asked, text: str) -> float:
     if pattern is None or not what.terms:
         return 1.0
     folded = squeeze(fold(text))
-    answers = [(m.start(), m.end()) for m in pattern.finditer(folded)]
+    searched = _counts_only(folded) if what.kind == "number" else folded  # a count is asked: a date is none
+    answers = [(m.start(), m.end()) for m in pattern.finditer(searched)]
     if not answers:
         return 0.0
     for candidates in what.terms:

@@ -169,8 +169,7 @@ class Resolver:
         entity = self.table.by_id[eid]
         if not zh and f"{eid}:zh" in surfaces:
             return surfaces[f"{eid}:zh"]
-        long_aliases = [a for a in entity.aliases if len(a) >= 4]
-        return min(long_aliases, key=len) if long_aliases else entity.name
+        return entity.short_name
 
     def _one(self, question: str, states: list, topic: str | None, surfaces: dict[str, str],
              position: int) -> Understood:

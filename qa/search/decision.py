@@ -27,6 +27,7 @@ from .attributes import (
     asked_role,
     has_kind,
     has_measure,
+    is_question,
     names_role,
     term_share,
 )
@@ -114,19 +115,23 @@ def features(
         "z_gap": (pool[0].z - pool[1].z) if len(pool) > 1 else 0.0,
         "terms_corpus": (sum(1 for cands in asked.terms if any(retriever.corpus_has(c) for c in cands))
                          / len(asked.terms)) if asked.terms else 1.0,
-        "asks_nothing": float(asks_nothing(asked, entity_named, retriever.corpus_has)),
+        "asks_nothing": float(asks_nothing(question, asked, entity_named, retriever.corpus_has)),
         "role_asked": float(role is not None),
         "role_named": float(role is not None and bool(top) and names_role(role, passage_text)),
     }
 
 
-def asks_nothing(asked: Asked, entity_named: bool, corpus_has) -> bool:
-    """True for a question that names no entity of the documents and either no attribute ("x", "?",
-    "How are you?", "医院") or only attributes the documents never mention ("Who wrote Hamlet?"): it asks about
-    nothing the documents state, and is never answered. (Cost, measured by bench.decision: 1.5% of XQuAD's
-    answerable English questions, whose dictionary renderings all miss, and at most 0.3% elsewhere.)"""
+def asks_nothing(question: str, asked: Asked, entity_named: bool, corpus_has) -> bool:
+    """True for a question that names no entity of the documents and either is no question at all
+    ("information", "Good morning": no interrogative, no question mark, no request such as 说出 / name), or asks
+    about no attribute ("x", "?", "How are you?", "医院") or only attributes the documents never mention ("Who
+    wrote Hamlet?"): it asks about nothing the documents state, and is never answered. (Cost, measured by
+    bench.decision: 1.5% of XQuAD's answerable English questions, whose dictionary renderings all miss, and at
+    most 0.3% elsewhere.)"""
     if entity_named:
         return False
+    if not is_question(question):
+        return True
     return not asked.terms or not any(any(corpus_has(c) for c in cands) for cands in asked.terms)
 
 

@@ -55,7 +55,8 @@ class AskRequest(BaseModel):
         description="The question, in Chinese or English (1-1000 characters; empty or longer gets 400).",
         json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS},
     )
-    top_k: int = Field(5, ge=1, le=50, description="How many passages to return (1-50).")
+    top_k: int = Field(5, ge=1, le=50, description=(
+        "How many passages to return (1-50); the answer's own passage is added after them when it ranks lower."))
     history: list[HistoryTurn] | None = Field(
         None, max_length=MAX_TURNS,
         description=f"The earlier turns of the conversation, oldest first (at most {MAX_TURNS}); a follow-up "
