@@ -215,6 +215,11 @@ def test_chat_in_a_terminal(seed_index_dir):
     (["How many fever patients did Jingzhou No.2 Hospital receive during the lockdown?",
       "How many of them tested positive?"],
      "How many of them tested positive? (Jingzhou No.2 Hospital; fever patients receive lockdown)", "drill"),
+    # And …?: it goes on from the previous question, whose focus comes along
+    (["How many fever patients did Jingzhou No.2 Hospital receive during the lockdown?",
+      "And how many expert consultations were organised?"],
+     "And how many expert consultations were organised? (Jingzhou No.2 Hospital; fever patients receive lockdown)",
+     "drill"),
 ])
 def test_follow_up_grammar(retriever, turns, wanted, how):
     understood = resolve(retriever, turns[-1], [Turn(q) for q in turns[:-1]])

@@ -45,6 +45,9 @@ _PRONOUN_EN = re.compile(r"\b(?:it|its|he|his|him|she|her|there|this hospital|th
 # they / them / that / those: what the previous question was about (the patients, the centres, the work), more
 # often than the hospital: kept as written, the previous question's subject and focus added beside it
 _DEMONSTRATIVE_EN = re.compile(r"\b(?:they|their|them|those|these|that|this)\b", re.I)
+# an English follow-up that goes on from the previous question (And how many …? Also, …): its words and the
+# previous question's focus, as for a demonstrative
+_CONTINUATION_EN = re.compile(r"^\W*(?:and|also|then|plus)\b", re.I)
 _ANAPHOR_EN = re.compile(r"\b(?:one|ones|the same|that too|too|as well)\b", re.I)
 _FRAGMENT_ZH = re.compile(
     r"^(?:那么?|还有|至于|换成|再说说|回到|说说)?(?P<x>.{1,24}?)(?:的)?(?:呢|怎么样|如何|情况)?[？?。！!\s]*$"
@@ -220,7 +223,8 @@ class Resolver:
             return Understood(text, last, (topic,), "pronoun")
         if fragment is not None:
             return Understood(self._replace_term(prev, fragment), last, (topic,), "ellipsis")
-        demonstrative = not zh and _DEMONSTRATIVE_EN.search(question) is not None
+        demonstrative = not zh and (_DEMONSTRATIVE_EN.search(question) is not None
+                                    or _CONTINUATION_EN.search(question) is not None)
         if len(_bare(question)) <= _SHORT or len(what.terms) <= 1 or demonstrative:
             focus = self._focus(prev, topic)
             about = self._thing(prev, topic) or name  # 荆州一医卒中中心 when it was about that part
