@@ -139,13 +139,9 @@ DECISION_DEPTH = 10
 def _shown(hits: list[Hit], k: int, answer: Answer | None) -> tuple[list[Hit], Answer | None]:
     """The first ``k`` passages, and the answer's own passage after them when it ranks lower (an answer is
     always cited with its passage); the answer's ``passage`` number re-counted in that list."""
-    shown = hits[:k]
-    if answer is None:
-        return shown, None
-    hit = hits[answer.passage - 1]
-    if hit not in shown:
-        shown = [*shown, hit]
-    return shown, replace(answer, passage=shown.index(hit) + 1)
+    if answer is None or answer.passage <= k:
+        return hits[:k], answer
+    return [*hits[:k], hits[answer.passage - 1]], replace(answer, passage=k + 1)
 
 
 def ask(

@@ -127,7 +127,7 @@ def asks_nothing(question: str, asked: Asked, entity_named: bool, corpus_has) ->
     about no attribute ("x", "?", "How are you?", "医院") or only attributes the documents never mention ("Who
     wrote Hamlet?"): it asks about nothing the documents state, and is never answered. (Cost, measured by
     bench.decision: 1.5% of XQuAD's answerable English questions, whose dictionary renderings all miss, and at
-    most 0.3% elsewhere.)"""
+    most 0.3% elsewhere, measured before the no-question form, which costs 3 of XQuAD's 1,908: cloze-style ones.)"""
     if entity_named:
         return False
     if not is_question(question):
