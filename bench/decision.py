@@ -2,7 +2,7 @@
 
 Labelled questions are generated from the public sets and from seed-style questions of our own, in groups:
 
-* ``seeds``: the seed index; seed_qa.jsonl and bench/data/seed_questions.dev.jsonl (answerable: positive;
+* ``seeds``: the seed index; seed_qa.jsonl and bench/data/seed_questions.dev*.jsonl (answerable: positive;
   unanswerable: negative), entity swaps of their answerable questions (negative unless the new hospital's
   article also has every attribute the question asks about: those are left out, their label unknown),
   junk (bench/data/junk.txt) and other benchmarks' questions asked of the seeds (off-topic).
@@ -74,7 +74,10 @@ from ._common import EVAL, ROOT, SEED_QA, SEEDS
 DATA = ROOT / "bench" / "data"
 TARGET_ANSWERED = 0.96
 GROUPS = ("seeds", "conv", "xquad", "cmrc", "drcd")
-CONVERSATIONS = (DATA / "conversations.dev.jsonl", DATA / "conversations.dev2.jsonl")
+# our development questions and conversations (the *.heldout.* files are never read here)
+SEED_DEV = (DATA / "seed_questions.dev.jsonl", DATA / "seed_questions.dev2.jsonl")
+CONVERSATIONS = (DATA / "conversations.dev.jsonl", DATA / "conversations.dev2.jsonl",
+                 DATA / "conversations.dev3.jsonl")
 PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 30,
           "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1,
           "seed": 7, "num_threads": 2}
@@ -185,7 +188,7 @@ def _swaps(retriever: Retriever, queries: list[Query]) -> list[Item]:
 def collect_seeds(settings: Settings, embedder, vectors: QueryVectors, junk: list[Query]) -> list[dict]:
     retriever = _index("seeds", None, [SEEDS], settings, embedder)
     public = load_queries(SEED_QA)
-    dev = _seed_queries(DATA / "seed_questions.dev.jsonl")
+    dev = [q for path in SEED_DEV for q in _seed_queries(path)]
     items = [Item(q, int(q.answerable), "positive" if q.answerable else "unanswerable") for q in public + dev]
     items += _swaps(retriever, public + dev)
     items += [Item(q, 0, "junk") for q in junk]

@@ -27,7 +27,7 @@ from qa.search.sentences import FEATURES, MODEL_DIR, SENTENCE_FILE, candidates, 
 from qa.settings import Settings
 
 from ._common import EVAL, SEED_QA, SEEDS
-from .decision import DATA, QueryVectors, _index
+from .decision import SEED_DEV, QueryVectors, _index
 
 PARAMS = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [1], "learning_rate": 0.05, "num_leaves": 15,
           "min_data_in_leaf": 30, "feature_fraction": 0.9, "lambda_l2": 1.0, "verbose": -1, "seed": 7,
@@ -58,7 +58,8 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
     vectors = QueryVectors(embedder, settings.cache_dir / "decision")
     started = time.time()
     seeds = _index("seeds", None, [SEEDS], settings, embedder)
-    queries = [q for q in load_queries(SEED_QA) + load_queries(DATA / "seed_questions.dev.jsonl") if q.answerable]
+    dev = [q for path in SEED_DEV for q in load_queries(path)]
+    queries = [q for q in load_queries(SEED_QA) + dev if q.answerable]
     rows = _collect(seeds, queries, HitRule({}), vectors, "seeds")
     for name, corpus, query_paths in (
         ("xquad", EVAL / "xquad_zh" / "corpus.jsonl",

@@ -40,8 +40,9 @@ SEED_KINDS = {"answerable", "attribute", "entity", "swap"}
 TURN_FIELDS = {"question", "lang", "answerable", "doc", "evidence", "answer", "standalone"}
 CONV_KINDS = {"switch", "pronoun", "ellipsis", "drill", "shift", "unanswerable", "english"}
 LANGS = {"zh", "en"}
-SEED_FILES = ("seed_questions.dev.jsonl", "seed_questions.heldout.jsonl")
-CONV_FILES = ("conversations.dev.jsonl", "conversations.heldout.jsonl", "conversations.dev2.jsonl")
+SEED_FILES = ("seed_questions.dev.jsonl", "seed_questions.heldout.jsonl", "seed_questions.dev2.jsonl")
+CONV_FILES = ("conversations.dev.jsonl", "conversations.heldout.jsonl", "conversations.dev2.jsonl",
+              "conversations.dev3.jsonl")
 JUNK_FILES = ("junk.txt", "junk.heldout.txt")
 
 Span = tuple[str, str, int, int]  # doc, where, start, end
@@ -301,8 +302,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 checker.error(name, "missing")
                 results[name] = Result()
-    dev = [results[SEED_FILES[0]], results[CONV_FILES[0]], results[CONV_FILES[2]]]  # dev2: a second dev set
-    held = [results[SEED_FILES[1]], results[CONV_FILES[1]]]
+    # every file that is not held out is development data (dev2, dev3: later development sets)
+    dev = [r for name, r in results.items() if name.endswith(".jsonl") and "heldout" not in name]
+    held = [r for name, r in results.items() if name.endswith(".jsonl") and "heldout" in name]
     dev_spans = [s for r in dev for s in r.spans]
     dev_questions = [q for r in dev for q in r.questions]
     for r in held:
