@@ -97,11 +97,16 @@ class Item:
 
 
 class QueryVectors:
-    """Question vectors, cached on disk by text (the model runs once per distinct question)."""
+    """Question vectors, cached on disk by text (the model runs once per distinct question).
+
+    Each question is encoded alone, as the service encodes it: with int8 dynamic quantisation (the onnx
+    backend) a vector depends on the batch it was encoded in (the activations' range is the batch's), and
+    vectors from batches of 64 differed from the served ones by ~0.003 in cosine, enough to move a decision."""
 
     def __init__(self, embedder, cache_dir: Path) -> None:
         self.embedder = embedder
-        self.cache = EmbeddingCache(cache_dir / "query-vectors.sqlite", "query:" + embedder.fingerprint, embedder.dim)
+        self.cache = EmbeddingCache(cache_dir / "query-vectors.sqlite", "query1:" + embedder.fingerprint,
+                                    embedder.dim)
 
     def get(self, texts: list[str]) -> np.ndarray:
         keys = [hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest() for t in texts]
@@ -109,7 +114,7 @@ class QueryVectors:
         todo = [i for i, k in enumerate(keys) if k not in found]
         for start in range(0, len(todo), 64):
             chunk = todo[start : start + 64]
-            vecs = self.embedder.embed_queries([texts[i] for i in chunk])
+            vecs = [self.embedder.embed_queries([texts[i]])[0] for i in chunk]
             self.cache.put_many((keys[i], v) for i, v in zip(chunk, vecs, strict=True))
             found.update((keys[i], v) for i, v in zip(chunk, vecs, strict=True))
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, self.embedder.dim), np.float32)

@@ -230,9 +230,15 @@ def test_he_is_the_person_the_previous_answer_named(retriever):
     history = [Turn("区二院的院长是谁？", "区二院党委书记、院长李永兵讲廉政党课")]
     understood = resolve(retriever, "他还担任什么职务？", history)
     assert understood.question == "区二院李永兵还担任什么职务？" and understood.how == "pronoun"
-    # with no person in the answer, 他 is not the hospital: the previous question's words are carried instead
+    # with no person in the answer, 他 is the role the previous question asked about, never the hospital
     understood = resolve(retriever, "他还担任什么职务？", [Turn("区二院的院长讲过什么党课？", None)])
-    assert "他" in understood.question and "院长" in understood.question
+    assert understood.question == "区二院院长还担任什么职务？" and understood.how == "pronoun"
+    history = [Turn("荆州一医党委书记说医院要怎样才能凝聚发展合力？", "才能凝聚起发展的强大合力。")]
+    understood = resolve(retriever, "他叫什么？", history)
+    assert understood.question == "荆州一医党委书记叫什么？"
+    # and with no role either, the previous question's words are carried instead
+    understood = resolve(retriever, "他还担任什么职务？", [Turn("区二院讲过什么党课？", None)])
+    assert "他" in understood.question and "党课" in understood.question
 
 
 def test_an_english_switch_to_a_place_keeps_english(retriever):

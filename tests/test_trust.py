@@ -83,3 +83,38 @@ def test_warm_up_loads_what_the_first_question_needs(retriever):
     # the plain decision, and with the reader (QA_READER=1) the decision trained with its features too
     assert load_decision.cache_info().currsize == 1 + (retriever.reader is not None)
     assert load_ranker.cache_info().currsize == 1
+
+
+def test_every_feature_the_shipped_ranker_reads_is_computed(retriever):
+    """The ranker's file names the features it was trained on; each candidate carries all of them, and the
+    neighbour features are the cosines of the sentences around it in its passage."""
+    from qa.search.answer import question_asks
+    from qa.search.sentences import candidates, load_ranker
+
+    question = "邵阳市中心医院东院一共有多少张床位？"
+    qvec = retriever.embed(question)
+    hits = retriever.search(question, 10, qvec=qvec)
+    cands = candidates(retriever, question, hits, qvec, question_asks(retriever, question))
+    ranker = load_ranker()
+    assert ranker is not None and cands
+    assert all(set(ranker.features) <= set(c.values) for c in cands)
+    first = [c for c in cands if c.hit is cands[0].hit]
+    assert first[0].values["prev_cos"] == 0.0
+    if len(first) > 1:
+        assert first[1].values["prev_cos"] == pytest.approx(first[0].cosine)
+        assert first[0].values["next_cos"] == pytest.approx(first[1].cosine)
+    beds = next(c for c in cands if "703" in retriever.index.documents[c.hit.passage.doc_id].text[c.start:c.end])
+    assert beds.values["near"] == 1.0  # 床位703张: the asked attribute with a count beside it
+
+
+def test_the_decision_is_trained_on_the_vectors_the_service_computes(retriever, tmp_path):
+    """bench.decision and bench.sentences encode their questions as the service does, one at a time: with int8
+    dynamic quantisation a vector encoded in a batch differs from the one encoded alone."""
+    from bench.decision import QueryVectors
+
+    questions = ["Which dance opened the Doctors' Day celebration at Shaoyang Central Hospital?",
+                 "荆州一医一共有多少张床位？", "区二院党委书记是谁？"]
+    texts = [retriever.match_text(q, "dense") for q in questions]
+    vectors = QueryVectors(retriever.embedder, tmp_path).get(texts)
+    for q, v in zip(questions, vectors, strict=True):
+        assert float(v @ retriever.embed(q)) > 0.99999, q

@@ -14,8 +14,9 @@ question, and each earlier turn is resolved again from the ones before it (strin
   question with it in place of the most similar term.
 * **pronoun** — ``它/其/该院/这家医院/那里/他/她`` / ``it/its/they/he/she/there``: the pronoun becomes the
   entity the conversation is about; ``它/其/it`` after a question about a part of that hospital
-  (``荆州一医卒中中心的…``, ``the Guanju campus of …``) becomes that part. ``其中``, ``其他``, ``应该`` are not
-  pronouns.
+  (``荆州一医卒中中心的…``, ``the Guanju campus of …``) becomes that part; ``他/她`` is the person the previous
+  answer named, or, when it named no one, the role the previous question asked about (``荆州一医党委书记``).
+  ``其中``, ``其他``, ``应该`` are not pronouns.
 * **ellipsis / drill** — no entity and no pronoun (``缓冲病房是用哪个病区改的？``, ``具体是哪一天？``,
   ``怎么让全院职工都能参与？``): the entity the conversation is about is put in front, and when the question
   says little of its own (at most one attribute word), the previous question's attribute words too.
@@ -33,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ..text import fold, squeeze
-from .attributes import asked
+from .attributes import ROLE_WORDS, asked
 from .retriever import Retriever
 
 MAX_TURNS = 10
@@ -65,6 +66,9 @@ _UNIT_HEADS_EN = ("centre|center|department|campus|ward|clinic|unit|base|platfor
                   "program|plan|laboratory|lab|building|branch|alliance|consortium")
 _THING_EN_OF = re.compile(rf"\bthe\s+((?:[\w-]+\s+){{0,3}}?(?:{_UNIT_HEADS_EN})s?)\s+(?:of|at)\s+$", re.I)
 _THING_EN_S = re.compile(rf"'s\s+((?:[\w-]+\s+){{0,3}}?(?:{_UNIT_HEADS_EN})s?)\b", re.I)
+# a role right after the hospital's name in the previous question (荆州一医党委书记说…): who 他 / 她 is
+# when the answer shown named no one
+_ROLE_ZH = re.compile(rf"^的?([\u4e00-\u9fff]{{0,6}}?(?:{ROLE_WORDS}))")
 _THING_PRONOUN = re.compile(r"它|其|it|its", re.I)
 _PERSON_PRONOUN = re.compile(r"他|她|he|she|him|his|her", re.I)
 _ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|为何|为什么")
@@ -210,6 +214,10 @@ class Resolver:
                 text = question[: pronoun.start()] + person + question[pronoun.end():]
                 return Understood(text if name in text else (f"{name}{text}" if zh else f"{text} ({name})"), last,
                                   (topic,), "pronoun")
+            role = self._role(prev, topic) if zh else None
+            if role is not None:  # 他叫什么？ after 荆州一医党委书记说…？, answered without a name: that 党委书记
+                return Understood(question[: pronoun.start()] + role + question[pronoun.end():], last, (topic,),
+                                  "pronoun")
             pronoun = None  # he / 他 is not the hospital: the question is read as a drill below
         if pronoun is not None:
             thing = self._thing(prev, topic) if _THING_PRONOUN.fullmatch(pronoun.group()) else None
@@ -240,6 +248,15 @@ class Resolver:
         for surface, eid in self.retriever.mentions(answer).spans:
             if self.table.by_id[eid].kind == "person":
                 return surface
+        return None
+
+    def _role(self, prev: str, topic: str) -> str | None:
+        """The hospital's name and the role the previous (Chinese) question named right after it
+        (荆州一医党委书记), or None."""
+        for surface, eid in self._subjects(prev):
+            if eid == topic and surface in prev:
+                m = _ROLE_ZH.match(prev[prev.index(surface) + len(surface):])
+                return f"{surface}{m.group(1)}" if m else None
         return None
 
     def _thing(self, prev: str, topic: str) -> str | None:

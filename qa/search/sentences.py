@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..glossary import chinese_keywords
-from .attributes import Asked, has_kind, has_measure, term_share
+from .attributes import Asked, all_terms, answer_near_terms, has_kind, has_measure, term_share
 
 if TYPE_CHECKING:
     from .retriever import Hit, Retriever
@@ -38,7 +38,8 @@ KINDS = ("number", "date", "duration", "person", "place", "org")
 FEATURES = (
     "cos", "cos_gap", "cos_rank", "coverage", "coverage_gap", "passage_rank", "passage_dense", "passage_score",
     "heading", "kind_asked", "kind_match", "measure_asked", "measure_match", "terms", "length", "position",
-    "units_in_passage", "cross_lingual",
+    "units_in_passage", "cross_lingual", "near", "all_terms", "prev_cos", "next_cos", "prev_coverage",
+    "coverage_rank",
 )
 
 
@@ -79,13 +80,25 @@ def candidates(retriever: Retriever, question: str, hits: list[Hit], qvec: np.nd
                 "position": position / max(1, len(ids) - 1),
                 "units_in_passage": float(len(ids)),
                 "cross_lingual": float(cross),
+                # the asked attribute with an answer of the asked type beside it (床位703张), every term there
+                "near": answer_near_terms(what, unit) if what.terms else 0.0,
+                "all_terms": all_terms(what.terms, unit) if what.terms else 0.0,
             }))
+        # the sentences around it: a question often paraphrases the sentence before the one with the answer
+        mine = out[len(out) - len(ids):]
+        for i, c in enumerate(mine):
+            c.values["prev_cos"] = mine[i - 1].cosine if i > 0 else 0.0
+            c.values["next_cos"] = mine[i + 1].cosine if i + 1 < len(mine) else 0.0
+            c.values["prev_coverage"] = mine[i - 1].values["coverage"] if i > 0 else 0.0
     if out:
         best_cos = max(c.cosine for c in out)
         best_cov = max(c.values["coverage"] for c in out)
         order = sorted(range(len(out)), key=lambda i: -out[i].cosine)
         for place, i in enumerate(order):
             out[i].values["cos_rank"] = float(place)
+        by_coverage = sorted(range(len(out)), key=lambda i: -out[i].values["coverage"])
+        for place, i in enumerate(by_coverage):
+            out[i].values["coverage_rank"] = float(place)
         for c in out:
             c.values["cos_gap"] = best_cos - c.cosine
             c.values["coverage_gap"] = best_cov - c.values["coverage"]
