@@ -14,12 +14,13 @@ STAMP     := $(VENV)/.installed
 # onnxruntime (the default QA_BACKEND=onnx) is a core dependency; torch stays: it exports the model once and
 # is the QA_BACKEND=torch path.
 # The ocr extra (RapidOCR, models inside the wheel) reads scanned PDF pages and images.
+# constraints.txt: the versions the shipped models were tested with (a new upstream release changes nothing unseen).
 # The ray and milvus extras: `qa build --ray` and QA_VECTOR_STORE=milvus, and their tests.
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,onnx,ocr,ray,milvus]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,onnx,ocr,ray,milvus]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -53,15 +53,54 @@ def normalize_rows(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
+# what a saving library writes about itself, not about the weights: a new transformers or sentence-transformers
+# release rewrites these (and the generated model card), and must not make the same weights another model
+_VOLATILE_KEYS = frozenset({"__version__", "transformers_version"})
+_SKIPPED = frozenset({"README.md"})
+
+
+def _without_versions(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_versions(v) for k, v in value.items() if k not in _VOLATILE_KEYS}
+    if isinstance(value, list):
+        return [_without_versions(v) for v in value]
+    return value
+
+
 def _folder_fingerprint(folder: Path) -> str:
+    """The identity of a model folder's weights, the same whichever library versions wrote the folder.
+
+    Our own conversion of the default model (``qa_conversion.json`` beside it) is named by that record (the source
+    package's version and size, the converter's version) and the weight files' sizes: the JSON sentence-transformers
+    writes beside them changes with its release. Any other folder: every file's path and size, and the content of its
+    small JSON and text files without the saving library's version keys; the model card and ``onnx/`` (exported
+    later by the onnx backend) are left out.
+    """
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    record = folder / "qa_conversion.json"
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    if record.is_file():
+        digest.update(record.read_bytes())
+        for path in files:
+            if path.suffix == ".safetensors" or path.name == "tokenizer.json":
+                digest.update(path.relative_to(folder).as_posix().encode())
+                digest.update(str(path.stat().st_size).encode())
+        return digest.hexdigest()[:16]
+    for path in files:
         rel = path.relative_to(folder).as_posix()
-        if rel.startswith("onnx/"):  # exported later by the onnx backend; not part of the model's identity
+        if rel.startswith("onnx/") or path.name in _SKIPPED:
             continue
         digest.update(rel.encode())
+        small = path.stat().st_size < 1_000_000
+        if path.suffix == ".json" and small:
+            try:
+                content = _without_versions(json.loads(path.read_text(encoding="utf-8")))
+                digest.update(json.dumps(content, sort_keys=True).encode())
+                continue
+            except (ValueError, UnicodeDecodeError):
+                pass
         digest.update(str(path.stat().st_size).encode())
-        if path.suffix in {".json", ".txt"} and path.stat().st_size < 1_000_000:
+        if path.suffix in {".json", ".txt"} and small:
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

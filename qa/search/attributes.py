@@ -64,7 +64,8 @@ _STOP_ZH = frozenset(
     一下 具体 主要
     到底 究竟 目前 现在 已经 曾经 是否 有没有 没有 可以 能 能够 会 要 需要 进行 开展 情况 方面 医院 中心 哪一年
     哪年 时候 何时 哪天 哪一天 一年 每年 多 大 高 长 哪位 请问 告诉 知道 介绍 关于 所 个 名 张 台 次 项 场 期 位 家
-    种 人 年 月 日 天""".split()
+    种 人 年 月 日 天
+    段时间 这段时间 那段时间 那时 这时 当时""".split()  # time demonstratives (那段时间 -> 那 / 段时间)
 )
 _STOP_EN = frozenset(
     """what which who whom whose when where why how many much does did do is are was were be been the a an of in on
