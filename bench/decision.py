@@ -82,7 +82,6 @@ PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_d
           "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1,
           "seed": 7, "num_threads": 2}
 ROUNDS = 300
-FOLDS = 5  # out-of-fold probabilities set the thresholds (out_of_fold)
 
 
 @dataclass
@@ -363,49 +362,15 @@ class Fitted:
                 for r, p, q, reading in zip(rows, plain, read, self.reads(rows, plain), strict=True)]
 
 
-def _fold(row: dict) -> int:
-    """The cross-validation fold of a row: a question, its entity swaps (``id~other``) and a conversation's turns
-    stay in one fold, so no fold is scored by a model that saw the same question in other words."""
-    base = row["id"].split("~")[0]
-    if row["group"] == "conv":
-        base = base.rsplit("-", 1)[0]
-    return int(hashlib.sha256(f"{row['group']}:{base}".encode()).hexdigest()[:8], 16) % FOLDS
-
-
-def out_of_fold(rows: list[dict], with_reader: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Each row's probabilities from models trained on the other folds: what a question the model never saw gets.
-
-    A threshold set on the training rows' own (in-sample) probabilities is too high for unseen questions: the
-    boosted trees fit their training positives, so ``target`` of them clear a threshold that far fewer unseen
-    answerable questions clear (left out of training, the seed group was answered 91.3%, not 96%)."""
-    plain = np.zeros(len(rows))
-    read = np.zeros(len(rows)) if with_reader else None
-    folds = np.array([_fold(r) for r in rows])
-    for k in range(FOLDS):
-        inside = [r for r, f in zip(rows, folds, strict=True) if f != k]
-        idx = np.flatnonzero(folds == k)
-        if not len(idx) or not inside:
-            continue
-        part = [rows[i] for i in idx]
-        plain[idx] = train(inside, FEATURES).predict(_matrix(part, FEATURES))
-        if read is not None:
-            read[idx] = train(inside, WITH_READER).predict(_matrix(part, WITH_READER))
-    return plain, read
-
-
 def fit(rows: list[dict], with_reader: bool, target: float = TARGET_ANSWERED) -> Fitted:
-    """Train the plain model (and the reader's) on every row, each threshold set to answer ``target`` of the
-    answerable questions by their out-of-fold probabilities (:func:`out_of_fold`)."""
-    labelled = [r for r in rows if r["label"] is not None]
-    oof_plain, oof_read = out_of_fold(labelled, with_reader)
-    where = [i for i, r in enumerate(labelled) if r["label"] == 1]
-    positives = [labelled[i] for i in where]
-    plain = oof_plain[where]
+    """Train the plain model (and the reader's), each threshold set to answer ``target`` of the answerable."""
+    positives = [r for r in rows if r["label"] == 1]
     model = Fitted(train(rows, FEATURES), 0.0)
+    plain, _ = model.scores(positives)
     model.plain_threshold = _threshold(lambda t: _found(positives, plain, t), positives, target)
     if with_reader:
         model.reader = train(rows, WITH_READER)
-        scores = (plain, oof_read[where])
+        scores = model.scores(positives)
         model.threshold = _threshold(lambda t: model.found(positives, scores, t), positives, target)
     return model
 

@@ -220,6 +220,9 @@ def test_chat_in_a_terminal(seed_index_dir):
       "And how many expert consultations were organised?"],
      "And how many expert consultations were organised? (Jingzhou No.2 Hospital; fever patients receive lockdown)",
      "drill"),
+    # ones: the things the previous question counted (the honours), not a new topic
+    (["2021年荆州一医收获的集体荣誉有多少项？", "Which ones, for example?"],
+     "Which ones, for example? (荆州一医; 收获集体荣誉)", "drill"),
 ])
 def test_follow_up_grammar(retriever, turns, wanted, how):
     understood = resolve(retriever, turns[-1], [Turn(q) for q in turns[:-1]])

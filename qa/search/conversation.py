@@ -231,8 +231,8 @@ class Resolver:
             return Understood(text, last, (topic,), "pronoun")
         if fragment is not None:
             return Understood(self._replace_term(prev, fragment), last, (topic,), "ellipsis")
-        carries_focus = not zh and (_DEMONSTRATIVE_EN.search(question) is not None
-                                    or _CONTINUATION_EN.search(question) is not None)
+        carries_focus = not zh and any(p.search(question) is not None  # Which ones? / Does it have one too?
+                                       for p in (_DEMONSTRATIVE_EN, _CONTINUATION_EN, _ANAPHOR_EN))
         if len(_bare(question)) <= _SHORT or len(what.terms) <= 1 or carries_focus:
             focus = self._focus(prev, topic)
             about = self._thing(prev, topic) or name  # 荆州一医卒中中心 when it was about that part
