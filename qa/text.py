@@ -45,3 +45,14 @@ def _fold(text: str) -> str:
 def squeeze(text: str) -> str:
     """Remove all whitespace (used to compare passages and evidence across line wraps)."""
     return _SPACE.sub("", text)
+
+
+def folded(text: str) -> str:
+    """``squeeze(fold(text))``, remembered for texts up to ``SHORT_TEXT`` characters: every candidate answer
+    sentence is read this way by several checks for every question."""
+    return _folded_short(text) if len(text) <= SHORT_TEXT else squeeze(_fold(text))
+
+
+@lru_cache(maxsize=65536)
+def _folded_short(text: str) -> str:
+    return squeeze(fold(text))

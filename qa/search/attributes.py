@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from ..glossary import english_terms
 from ..text import fold, squeeze
+from ..text import folded as folded_text  # squeeze(fold(...)), remembered
 
 # Words for a person's role, written next to the name (院长李永兵): general Chinese usage, not drawn from questions.
 ROLE_WORDS = ("院长|主任|书记|医生|医师|护士长|护士|教授|专家|局长|区长|市长|主席|科长|处长|队长|组长|部长|负责人|"
@@ -151,7 +152,7 @@ def kinds_in(text: str) -> frozenset[str]:
     place (a place name CC-CEDICT knows), org."""
     from ..glossary import reverse_dictionary
 
-    folded = squeeze(fold(text))
+    folded = folded_text(text)
     found = set()
     if _NUMBER.search(_counts_only(folded)):
         found.add("number")
@@ -175,7 +176,7 @@ def has_kind(kind: str | None, text: str, people: frozenset[str] = frozenset()) 
     if kind is None:
         return True
     if kind == "person" and people:
-        folded = squeeze(fold(text))
+        folded = folded_text(text)
         if any(name in folded for name in people):
             return True
     return kind in kinds_in(text)
@@ -188,7 +189,7 @@ def has_measure(measure: str | None, text: str) -> bool:
         return True
     # the general classifier: 几个 is answered by 8名, 33人 or 一院三区 alike
     unit = r"[\u4e00-\u9fff]" if measure == "个" else f"[{re.escape(_measure_group(measure))}]"
-    folded = squeeze(fold(text))
+    folded = folded_text(text)
     return re.search(rf"(?:{_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*{unit}", folded) is not None
 
 
@@ -197,7 +198,7 @@ def term_share(terms: tuple[tuple[str, ...], ...], text: str) -> float:
     for a Chinese word of three or more characters two thirds of its bigrams, occur); 1.0 when none asked."""
     if not terms:
         return 1.0
-    folded = squeeze(fold(text))
+    folded = folded_text(text)
     found = 0.0
     for candidates in terms:
         if any(c in folded for c in candidates):
@@ -222,7 +223,7 @@ def answer_near_terms(what: Asked, text: str) -> float:
     pattern = _KIND_PATTERNS.get(what.kind or "")
     if pattern is None or not what.terms:
         return 1.0
-    folded = squeeze(fold(text))
+    folded = folded_text(text)
     searched = _counts_only(folded) if what.kind == "number" else folded  # a count is asked: a date is none
     answers = [(m.start(), m.end()) for m in pattern.finditer(searched)]
     if not answers:
@@ -239,7 +240,7 @@ def answer_near_terms(what: Asked, text: str) -> float:
 
 def all_terms(terms: tuple[tuple[str, ...], ...], text: str) -> float:
     """1.0 when every asked attribute term (some candidate of each) is in ``text``."""
-    folded = squeeze(fold(text))
+    folded = folded_text(text)
     return float(all(any(c in folded for c in candidates) for candidates in terms))
 
 
@@ -260,6 +261,6 @@ def asked_role(what: Asked) -> str | None:
 
 def names_role(role: str, text: str) -> bool:
     """True when ``text`` names someone in ``role``: the role next to a name (主任张三, 张三主任)."""
-    folded = squeeze(fold(text))
+    folded = folded_text(text)
     pattern = rf"{role}[\u4e00-\u9fff]{{2,3}}|[\u4e00-\u9fff]{{2,3}}{role}(?![\u4e00-\u9fff])"
     return re.search(pattern, folded) is not None

@@ -27,7 +27,7 @@ from ..index.entities import EntityTable
 from ..index.keywords import tokenize
 from ..index.store import CorpusIndex
 from ..ingest.documents import Passage
-from ..text import fold, squeeze
+from ..text import fold, folded, squeeze
 from .grounding import Grounding
 from .mentions import MentionFinder
 from .reader import reader_for
@@ -83,9 +83,8 @@ def _fold_tokens(text: str, mode: str) -> frozenset[str]:
     return frozenset(tokenize(text, mode))
 
 
-@lru_cache(maxsize=65536)
 def _folded(text: str) -> str:
-    return squeeze(fold(text))
+    return folded(text)
 
 
 def _lap(timings: dict[str, float] | None, stage: str, since: float) -> float:
