@@ -100,3 +100,16 @@ def test_read_handles_nothing_to_read(reading, embedder, units):
 
     values = read(reader_for(embedder), QUESTION, units)
     assert set(values) == {"r1", "r_max3", "r_gap"}
+
+
+def test_a_reader_of_another_model_is_not_used_and_says_so(reading, caplog):
+    """QA_READER=1 with a model the reader was not trained from (a new model, or a fingerprint changed under
+    it, which is how CI went red once): no reader, and one warning that says why."""
+    from types import SimpleNamespace
+
+    other = SimpleNamespace(folder=READER_META.parent, model_fingerprint="0000000000000000", backend="onnx")
+    with caplog.at_level("WARNING", logger="qa.search.reader"):
+        assert reader_for(other) is None
+        assert reader_for(other) is None
+    warnings = [r for r in caplog.records if "trained from model" in r.getMessage()]
+    assert len(warnings) == 1 and "0000000000000000" in warnings[0].getMessage()

@@ -10,6 +10,7 @@ and the decision trained without its features decides.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -31,6 +32,8 @@ _NO_READ = -10.0  # the features when there is nothing to read
 
 _readers: dict[tuple[str, str], Reader] = {}
 _lock = threading.Lock()
+_log = logging.getLogger(__name__)
+_warned: set[str] = set()
 
 
 def reader_for(embedder: Embedder) -> Reader | None:
@@ -42,7 +45,12 @@ def reader_for(embedder: Embedder) -> Reader | None:
     folder = getattr(embedder, "folder", None)
     if not meta or folder is None or not Settings().reader:
         return None
-    if meta.get("base_model") != getattr(embedder, "model_fingerprint", None):
+    fingerprint = getattr(embedder, "model_fingerprint", None)
+    if meta.get("base_model") != fingerprint:
+        if str(fingerprint) not in _warned:  # asked for, and off: say so once, not on every question
+            _warned.add(str(fingerprint))
+            _log.warning("QA_READER=1, but the shipped reader was trained from model %s and this is %s: answering "
+                         "without it (retrain: python -m bench.reader --write)", meta.get("base_model"), fingerprint)
         return None
     backend = "onnx" if getattr(embedder, "backend", "onnx") == "onnx" else "torch"
     key = (str(folder), backend)
