@@ -83,10 +83,6 @@ def _fold_tokens(text: str, mode: str) -> frozenset[str]:
     return frozenset(tokenize(text, mode))
 
 
-def _folded(text: str) -> str:
-    return folded(text)
-
-
 def _lap(timings: dict[str, float] | None, stage: str, since: float) -> float:
     """Record the milliseconds since ``since`` as ``stage`` (when timing) and return the time now."""
     now = time.perf_counter()
@@ -104,7 +100,7 @@ def cjk_share(text: str) -> float:
 
 def near_duplicate(a: str, b: str) -> bool:
     """True when two passages say the same thing (same folded text, or one contains the other)."""
-    fa, fb = _folded(a), _folded(b)
+    fa, fb = folded(a), folded(b)
     if fa == fb:
         return True
     short, long_ = sorted((fa, fb), key=len)
@@ -168,8 +164,8 @@ class Retriever:
         question, the share of its dictionary-known words with a Chinese rendering in ``text``."""
         if self.cross_lingual(question):
             terms = english_terms(question)
-            folded = _folded(text)
-            return sum(1 for cands in terms if any(c in folded for c in cands)) / len(terms) if terms else 0.0
+            within = folded(text)
+            return sum(1 for cands in terms if any(c in within for c in cands)) / len(terms) if terms else 0.0
         mode = self.index.keywords.mode
         q = _fold_tokens(question, mode)
         if not q:
