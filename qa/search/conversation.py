@@ -101,6 +101,12 @@ def _is_zh(text: str) -> bool:
     return any("\u4e00" <= c <= "\u9fff" for c in text)
 
 
+def _put(question: str, pronoun: re.Match, name: str) -> str:
+    """``question`` with ``pronoun`` replaced by ``name``; a possessive (its / his) becomes ``name's``."""
+    said = f"{name}'s" if pronoun.group().lower() in ("its", "his") else name
+    return question[: pronoun.start()] + said + question[pronoun.end():]
+
+
 def _bare(text: str) -> str:
     return re.sub(r"[\s？?！!。，,、：:；;“”\"'‘’（）()]", "", text)
 
@@ -211,7 +217,7 @@ class Resolver:
         if pronoun is not None and _PERSON_PRONOUN.fullmatch(pronoun.group()):
             person = self._answered_person(states[-1][3])
             if person is not None:  # 他 after 区二院的院长是谁？, answered with 李永兵: 李永兵
-                text = question[: pronoun.start()] + person + question[pronoun.end():]
+                text = _put(question, pronoun, person)
                 return Understood(text if name in text else (f"{name}{text}" if zh else f"{text} ({name})"), last,
                                   (topic,), "pronoun")
             role = self._role(prev, topic) if zh else None
@@ -222,10 +228,8 @@ class Resolver:
         if pronoun is not None:
             thing = self._thing(prev, topic) if _THING_PRONOUN.fullmatch(pronoun.group()) else None
             if thing is not None:  # 它 after 荆州一医卒中中心的…: the centre, not the hospital
-                return Understood(question[: pronoun.start()] + thing + question[pronoun.end():], last, (topic,),
-                                  "pronoun")
-            said = f"at {name}" if pronoun.group().lower() == "there" else name
-            text = question[: pronoun.start()] + said + question[pronoun.end():]
+                return Understood(_put(question, pronoun, thing), last, (topic,), "pronoun")
+            text = _put(question, pronoun, f"at {name}" if pronoun.group().lower() == "there" else name)
             if len(_bare(question)) <= _SHORT or not what.terms:
                 text = f"{self._focus(prev, topic)}{text}" if zh else f"{text} ({self._focus(prev, topic)})"
             return Understood(text, last, (topic,), "pronoun")
