@@ -20,6 +20,28 @@ def _t2s():
     return OpenCC("t2s")
 
 
+@lru_cache(maxsize=1)
+def _changing() -> dict[str, tuple[str, ...]]:
+    """The t2s dictionaries' entries that change what they match, by first character. The conversion only
+    ever rewrites a match of an entry, so a text holding none of them converts to itself, and most questions
+    and passages, already simplified, hold none."""
+    converter = _t2s()
+    converter.convert("")  # loads the dictionaries
+    out: dict[str, list[str]] = {}
+    for group in converter._dict_chain_data:
+        for entry in group:
+            for key in next(x for x in entry if isinstance(x, dict)):
+                if converter.convert(key) != key:  # its first value, as a match in a text is written
+                    out.setdefault(key[0], []).append(key)
+    return {c: tuple(keys) for c, keys in out.items()}
+
+
+def _converts(text: str) -> bool:
+    """Whether the t2s conversion changes anything in ``text``."""
+    entries = _changing()
+    return any(any(k in text for k in entries[c]) for c in set(text) if c in entries)
+
+
 SHORT_TEXT = 2000  # sentences, passages and questions: folded once, remembered
 
 
@@ -39,7 +61,7 @@ def _fold_short(text: str) -> str:
 
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
-    return _t2s().convert(text)
+    return _t2s().convert(text) if _converts(text) else text
 
 
 def squeeze(text: str) -> str:
