@@ -223,11 +223,11 @@ def test_chat_in_a_terminal(seed_index_dir):
     # ones: the things the previous question counted (the honours), not a new topic
     (["2021年荆州一医收获的集体荣誉有多少项？", "Which ones, for example?"],
      "Which ones, for example? (荆州一医; 收获集体荣誉)", "drill"),
-    # its: the hospital's, written as a possessive
+    # its: the hospital's, written as a possessive when the name is English
     (["How many beds does Shaoyang Central Hospital have?", "Who is its president?"],
      "Who is Shaoyang Central Hospital's president?", "pronoun"),
     (["荆州一医有多少名职工？", "What can patients do with its self-service admission system?"],
-     "What can patients do with 荆州一医's self-service admission system?", "pronoun"),
+     "What can patients do with 荆州一医 self-service admission system?", "pronoun"),
 ])
 def test_follow_up_grammar(retriever, turns, wanted, how):
     understood = resolve(retriever, turns[-1], [Turn(q) for q in turns[:-1]])

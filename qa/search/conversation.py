@@ -102,8 +102,10 @@ def _is_zh(text: str) -> bool:
 
 
 def _put(question: str, pronoun: re.Match, name: str) -> str:
-    """``question`` with ``pronoun`` replaced by ``name``; a possessive (its / his) becomes ``name's``."""
-    said = f"{name}'s" if pronoun.group().lower() in ("its", "his") else name
+    """``question`` with ``pronoun`` replaced by ``name``; a possessive (its / his) becomes ``name's`` when the
+    name is written in English (荆州一医's matched worse than 荆州一医 in English text: the dev3 conversations)."""
+    possessive = pronoun.group().lower() in ("its", "his") and not _is_zh(name)
+    said = f"{name}'s" if possessive else name
     return question[: pronoun.start()] + said + question[pronoun.end():]
 
 
