@@ -249,6 +249,14 @@ def test_he_is_the_person_the_previous_answer_named(retriever):
     assert "他" in understood.question and "党课" in understood.question
 
 
+def test_an_english_follow_up_names_the_answered_hospital_in_english(retriever):
+    """The hospital came from the answer, so the user never wrote it: its English name is searched, not the
+    Chinese one in an English sentence (which found nothing in dev3's cv3 conversation)."""
+    history = [Turn("哪家医院连续11年进了全国地市级医院百强？", "连续11年挺进全国地市级医院百强行列")]
+    understood = resolve(retriever, "Who is its president?", history)
+    assert understood.question == "Who is Shaoyang Central Hospital's president?" and understood.how == "pronoun"
+
+
 def test_an_english_switch_to_a_place_keeps_english(retriever):
     understood = resolve(retriever, "And Shaoyang?",
                          [Turn("What honours did Jingzhou First People's Hospital receive in 2021?")])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import SEEDS
 
-from qa.index.entities import EntityTable, same_organisation
+from qa.index.entities import EntityTable, english_name, same_organisation
 from qa.ingest.documents import load_documents, split_passages
 from qa.search.mentions import MentionFinder
 from qa.text import fold, squeeze
@@ -94,6 +94,17 @@ def test_hospitals_the_articles_never_mention_are_unknown(seeds, question, unkno
     found = finder.find(question)
     assert any(unknown in u for u in found.unknown), found
     assert not [e for e in found.entities if table.by_id[e].main_of], found
+
+
+def test_each_hospital_has_an_english_name_that_names_it(seeds):
+    """What an English follow-up writes for a hospital the user never named (the subject of an answer)."""
+    table, finder, _ = seeds
+    names = {doc: english_name(table.main_entity(doc)) for doc in DOCS}
+    assert names["001_fb1151e4e454f8fb"] == "Jingzhou No.1 People's Hospital"
+    assert names["003_05d70a71f3258940"] == "Shaoyang Central Hospital"
+    for doc, name in names.items():
+        assert table.main_entity(doc).id in finder.find(f"Who is the president of {name}?").entities, name
+    assert english_name(table.by_id[next(e.id for e in table.entities if e.kind == "place")]) is None
 
 
 def test_a_place_with_two_hospitals_is_not_an_unknown_one(seeds):

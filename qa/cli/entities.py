@@ -27,6 +27,7 @@ def entities(index_dir: Path | None, kind: str | None, show_all: bool, as_json: 
         qa entities
         qa entities --kind org --json
     """
+    from ..index.entities import english_name
     from ..index.store import load_index
     from ..search.retriever import entity_table
 
@@ -41,6 +42,7 @@ def entities(index_dir: Path | None, kind: str | None, show_all: bool, as_json: 
         about = f"  主题 / main subject of {', '.join(e.main_of)}" if e.main_of else ""
         aliases = f" ({'、'.join(a for a in e.aliases if a != e.name)})" if len(e.aliases) > 1 else ""
         docs = ", ".join(f"{d}×{n}" for d, n in sorted(e.docs.items()))
-        click.echo(f"{e.kind:<6} {e.name}{aliases}  — {docs}{about}")
+        english = f" / {english_name(e)}" if english_name(e) else ""
+        click.echo(f"{e.kind:<6} {e.name}{aliases}{english}  — {docs}{about}")
     click.echo(f"({len(chosen)} of {len(table.entities)} entities)")
 

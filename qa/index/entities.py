@@ -88,7 +88,8 @@ class Entity:
     def summary(self) -> dict:
         """What ``qa entities --json`` and ``GET /api/entities`` show of it."""
         return {"id": self.id, "name": self.name, "kind": self.kind, "aliases": self.aliases,
-                "mentions": self.mentions, "docs": self.docs, "main_of": self.main_of, "english": self.english}
+                "mentions": self.mentions, "docs": self.docs, "main_of": self.main_of, "english": self.english,
+                "english_name": english_name(self)}
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -509,6 +510,29 @@ def name_place(name: str) -> str:
     levels = _cedict().place_levels
     place = next((name[:n] for n in range(min(6, len(name)), 1, -1) if name[:n] in levels), "")
     return place_core(place) if place_core(place) in levels else place
+
+
+# how an English text writes the kind of a Chinese hospital's name (its last characters), most specific first
+_ORG_HEADS_EN = (
+    ("中西医结合医院", "Hospital of Integrated Chinese and Western Medicine"),
+    ("中医医院", "Hospital of Traditional Chinese Medicine"), ("中医院", "Hospital of Traditional Chinese Medicine"),
+    ("妇幼保健院", "Maternal and Child Health Hospital"), ("人民医院", "People's Hospital"),
+    ("中心医院", "Central Hospital"), ("医院", "Hospital"), ("医", "Hospital"), ("院", "Hospital"),
+)
+
+
+def english_name(entity: Entity) -> str | None:
+    """How an English question would write a hospital (荆州市第一人民医院 -> Jingzhou No.1 People's Hospital,
+    邵阳市中心医院 -> Shaoyang Central Hospital): its place in pinyin, its ordinal, the kind of its name. None
+    for anything else, or when CC-CEDICT has no reading of the place."""
+    if entity.kind != "org" or not entity.place:
+        return None
+    key = _pinyin().get(entity.place)
+    head = next((en for zh, en in _ORG_HEADS_EN if entity.name.endswith(zh)), None)
+    if not key or head is None:
+        return None
+    number = f"No.{entity.ordinal} " if entity.ordinal else ""
+    return f"{key.capitalize()} {number}{head}"
 
 
 def _org_english(name: str) -> tuple[str, int, list[str]]:

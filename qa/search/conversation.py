@@ -33,6 +33,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from ..index.entities import english_name
 from ..text import fold, squeeze
 from .attributes import ROLE_WORDS, asked
 from .retriever import Retriever
@@ -184,6 +185,10 @@ class Resolver:
         entity = self.table.by_id[eid]
         if not zh and f"{eid}:zh" in surfaces:
             return surfaces[f"{eid}:zh"]
+        if not zh:  # never written by the user (the subject of an answer): its English name, when that names it
+            english = english_name(entity)
+            if english and eid in self.retriever.mentions(english).entities:
+                return english
         return entity.short_name
 
     def _one(self, question: str, states: list, topic: str | None, surfaces: dict[str, str],

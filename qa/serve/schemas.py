@@ -168,6 +168,8 @@ class EntityOut(BaseModel):
     docs: dict[str, int] = Field(..., description="Document id -> mentions.")
     main_of: list[str] = Field(..., description="The documents mainly about it.")
     english: list[str] = Field(..., description="English words that may name it (pinyin of its place, glosses).")
+    english_name: str | None = Field(None, description="How an English question writes a hospital (Shaoyang Central "
+                                     "Hospital): what an English follow-up searches for one the user never named.")
 
 
 class HealthOut(BaseModel):
