@@ -104,7 +104,7 @@ def test_each_hospital_has_an_english_name_that_names_it(seeds):
     assert names["003_05d70a71f3258940"] == "Shaoyang Central Hospital"
     for doc, name in names.items():
         assert table.main_entity(doc).id in finder.find(f"Who is the president of {name}?").entities, name
-    assert english_name(table.by_id[next(e.id for e in table.entities if e.kind == "place")]) is None
+    assert english_name(next(e for e in table.entities if e.kind == "place")) is None
 
 
 def test_a_place_with_two_hospitals_is_not_an_unknown_one(seeds):

@@ -14,7 +14,7 @@ SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 CASES = [
     "荆州二医在封城期间接诊了多少发热患者？",  # simplified: unchanged, the conversion skipped
     "荊州二醫在封城期間接診了多少發熱患者？",  # traditional characters
-    "他对这份工作情有獨鍾",  # a phrase entry whose characters are each also simplified text
+    "他对这份工作情有獨鍾",  # a phrase entry (情有獨鍾 -> 情有独钟) in simplified text
     "么麽小丑",  # a phrase entry that changes a character (么) simplified text uses alone
     "什么时候开始的？",  # 么 alone is unchanged
     "Jingzhou No.2 Hospital, ２０２１年",  # NFKC and lower case still applied

@@ -42,7 +42,7 @@ def entities(index_dir: Path | None, kind: str | None, show_all: bool, as_json: 
         about = f"  主题 / main subject of {', '.join(e.main_of)}" if e.main_of else ""
         aliases = f" ({'、'.join(a for a in e.aliases if a != e.name)})" if len(e.aliases) > 1 else ""
         docs = ", ".join(f"{d}×{n}" for d, n in sorted(e.docs.items()))
-        english = f" / {english_name(e)}" if english_name(e) else ""
-        click.echo(f"{e.kind:<6} {e.name}{aliases}{english}  — {docs}{about}")
+        english = english_name(e)
+        click.echo(f"{e.kind:<6} {e.name}{aliases}{f' / {english}' if english else ''}  — {docs}{about}")
     click.echo(f"({len(chosen)} of {len(table.entities)} entities)")
 

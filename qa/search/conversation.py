@@ -183,10 +183,10 @@ class Resolver:
         if key in surfaces:
             return surfaces[key]
         entity = self.table.by_id[eid]
-        if not zh and f"{eid}:zh" in surfaces:
-            return surfaces[f"{eid}:zh"]
-        if not zh:  # never written by the user (the subject of an answer): its English name, when that names it
-            english = english_name(entity)
+        if not zh:
+            if f"{eid}:zh" in surfaces:
+                return surfaces[f"{eid}:zh"]
+            english = english_name(entity)  # never written by the user (the subject of an answer)
             if english and eid in self.retriever.mentions(english).entities:
                 return english
         return entity.short_name
