@@ -42,7 +42,7 @@ CONV_KINDS = {"switch", "pronoun", "ellipsis", "drill", "shift", "unanswerable",
 LANGS = {"zh", "en"}
 SEED_FILES = ("seed_questions.dev.jsonl", "seed_questions.heldout.jsonl", "seed_questions.dev2.jsonl")
 CONV_FILES = ("conversations.dev.jsonl", "conversations.heldout.jsonl", "conversations.dev2.jsonl",
-              "conversations.dev3.jsonl")
+              "conversations.dev3.jsonl", "conversations.dev4.jsonl")
 JUNK_FILES = ("junk.txt", "junk.heldout.txt")
 
 Span = tuple[str, str, int, int]  # doc, where, start, end
