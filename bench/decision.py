@@ -77,7 +77,7 @@ GROUPS = ("seeds", "conv", "xquad", "cmrc", "drcd")
 # our development questions and conversations (the *.heldout.* files are never read here)
 SEED_DEV = (DATA / "seed_questions.dev.jsonl", DATA / "seed_questions.dev2.jsonl")
 CONVERSATIONS = (DATA / "conversations.dev.jsonl", DATA / "conversations.dev2.jsonl",
-                 DATA / "conversations.dev3.jsonl")
+                 DATA / "conversations.dev3.jsonl", DATA / "conversations.dev4.jsonl")
 PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 30,
           "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1,
           "seed": 7, "num_threads": 2}
