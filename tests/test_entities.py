@@ -52,6 +52,8 @@ def test_abbreviation_rule():
     assert same_organisation("区二院", "江津区第二人民医院")
     assert not same_organisation("荆州一医", "荆州市第二人民医院")  # the ordinal differs
     assert not same_organisation("二医院", "荆州市第二人民医院x")  # another head
+    assert same_organisation("荆州二院", "荆州二医") and same_organisation("荆州二医", "荆州二院")  # 二医 = 二院
+    assert not same_organisation("荆州三院", "荆州二医")
 
 
 def test_passages_that_name_an_entity_are_recorded(seeds):
@@ -73,6 +75,15 @@ def test_passages_that_name_an_entity_are_recorded(seeds):
     ("How many nurses does Shaoyang Central Hospital employ?", "邵阳市中心医院"),
     ("What about the Shiyan integrated medicine hospital?", "十堰市中西医结合医院"),
     ("And the First Hospital?", "荆州市第一人民医院"),
+    # abbreviated with 院 where the article writes 医, or written behind the province or city around its place
+    ("荆州二院在封城期间接诊了多少发热患者？", "荆州二医"),
+    ("荆州市二院有几个院区？", "荆州二医"),
+    ("湖北省荆州市第二人民医院在哪里？", "荆州二医"),
+    ("湖北荆州一医的卒中中心排第几？", "荆州市第一人民医院"),
+    ("重庆江津区第二人民医院的院训是什么？", "江津区第二人民医院"),
+    ("湖南邵阳市中心医院建了什么平台？", "邵阳市中心医院"),
+    ("How many beds does Jingzhou No. 1 Hospital have?", "荆州市第一人民医院"),  # "No. 1", with a space
+    ("Jiangjin No. 2 Hospital's motto?", "江津区第二人民医院"),
     ("How many Party branches does the Shiyan hospital have?", "十堰市中西医结合医院"),  # one hospital there
 ])
 def test_questions_name_the_hospital(seeds, question, named):
@@ -86,6 +97,8 @@ def test_questions_name_the_hospital(seeds, question, named):
     ("襄阳市中心医院的卒中中心在全国排第几？", "襄阳市中心医院"),
     ("宜昌市第一人民医院有多少床位？", "宜昌市第一人民医院"),
     ("荆州市中心医院在哪里？", "荆州市中心医院"),  # a known city, an unknown hospital
+    ("荆州三院有多少床位？", "荆州三院"),  # a known city, another ordinal
+    ("湖北襄阳市中心医院的院长是谁？", "襄阳市中心医院"),  # a province before an unknown hospital
     ("How many beds does Xiangyang Central Hospital have?", "Xiangyang"),
     ("Where is Jingzhou Central Hospital?", "Jingzhou Central Hospital"),
 ])

@@ -123,6 +123,35 @@ def test_gate_queue_times_out():
         pass
 
 
+def test_gate_in_two_steps_reserves_at_once_and_runs_elsewhere():
+    """The API reserves a place on the event loop (never blocking) and runs the question on a model thread."""
+    gate = Gate(slots=1, queue=1, timeout_s=WAIT)
+    first, _ = gate.reserve(), gate.reserve()  # one for the slot, one in the queue
+    with pytest.raises(Overloaded):  # nothing free: refused at once
+        gate.reserve()
+    assert gate.load() == 2
+    assert gate.run(first, lambda x: x * 2, 21) == 42  # ran in the slot, then left it
+    gate.unreserve()  # the queued question was dropped before it ran (its client went away)
+    assert gate.load() == 0
+    with pytest.raises(ZeroDivisionError):  # an error in the work gives the slot back too
+        gate.run(gate.reserve(), lambda: 1 / 0)
+    assert gate.load() == 0
+
+
+def test_gate_in_two_steps_waits_for_the_slot_until_its_time_is_up():
+    gate = Gate(slots=1, queue=2, timeout_s=0.2)
+    release, entered = threading.Event(), threading.Event()
+    holder, _ = run_in_thread(hold(gate, release, entered))
+    assert entered.wait(WAIT)
+    try:
+        with pytest.raises(Overloaded):
+            gate.run(gate.reserve(), lambda: "never")
+        assert gate._waiting == 0
+    finally:
+        release.set()
+        holder.join(WAIT)
+
+
 def test_gate_releases_on_error():
     gate = Gate(slots=1, queue=0, timeout_s=1)
     with pytest.raises(ZeroDivisionError):

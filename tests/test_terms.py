@@ -87,6 +87,21 @@ def test_a_date_is_not_a_count():
     assert answer_near_terms(fever, "累计接诊发热患者近4000人次") == 1.0
 
 
+def test_a_person_beside_a_role_is_a_surname_and_a_name():
+    """谁 / 院长是谁 is answered by a name beside the role (院长李永兵), not by the role beside any word
+    (院长负责制, 医生飞奔, 护士立即开通)."""
+    from qa.search.attributes import kinds_in, names_role
+
+    named = ("区二院党委书记、院长李永兵讲廉政党课", "主治医师罗永波第一时间接诊了患者", "发热患者洪某前往")
+    for text in named:
+        assert "person" in kinds_in(text), text
+    for text in ("全面落实党委领导下的院长负责制", "医生飞奔在路上", "分诊护士立即开通了绿色通道", "书记带头讲党课"):
+        assert "person" not in kinds_in(text), text
+    assert names_role("院长", "区二院党委书记、院长李永兵讲廉政党课")
+    assert names_role("书记", "区二院党委书记、院长李永兵讲廉政党课")  # the last of one person's roles names him
+    assert not names_role("院长", "全面落实党委领导下的院长负责制，建立健全院长办公会议事决策制度")
+
+
 def test_a_question_has_a_question_form():
     from qa.search.attributes import is_question
 

@@ -39,6 +39,7 @@ def test_an_entity_swapped_question_is_refused(retriever, question):
 
 @pytest.mark.parametrize("question", [
     "荆州一医的院长是谁？",  # the article names no president
+    "荆州二医的院长是谁？",  # 院长负责制 names nobody, 汪建成 and 陈松 are vice-presidents (副院长)
     "十堰市中西医结合医院有多少名护士？",
     "How many nurses does Shaoyang Central Hospital employ?",
     "Who is the director of the stroke center at Jingzhou First People's Hospital?",
@@ -68,6 +69,17 @@ def test_answerable_questions_stay_answered(retriever):
                           ("How many doctoral-degree staff does Shaoyang Central Hospital have?", SHAOYANG)]:
         result = ask(retriever, question, 5)
         assert result.found and result.answer.doc_id == doc, (question, result.answer, result.confidence)
+
+
+@pytest.mark.parametrize(("question", "doc", "said"), [
+    ("荆州二院在封城期间接诊了多少发热患者？", "000_769629a9341062f1", "近4000人次"),  # 二院 where the article writes 二医
+    ("重庆市江津区第二人民医院的党委书记是谁？", "002_3a274bbbdd8f06d7", "李永兵"),  # behind the city around it
+    ("区二院医师节活动哪位区领导参加了？", "002_3a274bbbdd8f06d7", "李彤"),  # 区领导 is asked for, not 医师 (节)
+])
+def test_a_hospital_or_person_asked_for_in_another_common_way_is_answered(retriever, question, doc, said):
+    result = ask(retriever, question, 5)
+    assert result.found and result.answer.doc_id == doc and said in result.answer.display, (
+        result.answer, result.confidence)
 
 
 def test_warm_up_loads_what_the_first_question_needs(retriever):

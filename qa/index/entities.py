@@ -131,10 +131,24 @@ def is_subsequence(short: str, long: str) -> bool:
     return all(c in it for c in short)
 
 
+def full_head(name: str) -> str:
+    """An ordinal hospital abbreviation with its head written whole: 荆州二医 and 荆州二院 -> 荆州二医院 (Chinese
+    shortens 第二人民医院 to 二医 and to 二院 alike); any other name as it is."""
+    if len(name) >= 2 and name[-1] in "医院" and name[-2] in ORDINAL_DIGITS:
+        return name[:-1] + "医院"
+    return name
+
+
 def same_organisation(short: str, name: str) -> bool:
     """``short`` can abbreviate ``name``: its characters appear in order in it, it starts like it (or with an
-    admin word it contains), it ends in the same head (医 or 院 for a hospital), and it keeps the ordinal."""
-    if len(short) < 2 or short == name or not is_subsequence(short, name):
+    admin word it contains), it ends in the same head (医 or 院 for a hospital), and it keeps the ordinal. An
+    ordinal abbreviation's head is read whole (:func:`full_head`): 荆州二院 and 荆州二医 name one hospital."""
+    if len(short) < 2 or short == name:
+        return False
+    short, name = full_head(short), full_head(name)
+    if short == name:
+        return True
+    if not is_subsequence(short, name):
         return False
     if short[0] != name[0] and not (short[0] in ADMIN and short[0] in name):
         return False

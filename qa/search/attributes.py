@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..glossary import english_terms
+from ..index.entities import SURNAMES
 from ..text import fold, squeeze
 from ..text import folded as folded_text  # squeeze(fold(...)), remembered
 
@@ -57,7 +58,10 @@ _NUMBER = re.compile(rf"(?:{_NUMERAL})\s*(?:余|多|几|万|亿|千|百)?\s*"
 _DATE = re.compile(r"[0-9０-９]{4}\s*年|[0-9０-９]{1,2}\s*月|[0-9０-９]{1,2}\s*[日号]|[一二三四五六七八九十]+月|"
                    r"今年|去年|前年|明年|上半年|下半年|年初|年底|年末|春节|除夕|元旦|当天|次日|[0-9]{1,2}[时点]")
 _DURATION = re.compile(rf"(?:{_NUMERAL}|半)\s*(?:余|多)?\s*(?:个)?(?:天|日|夜|小时|分钟|年|月|周|星期)")
-_ROLE_NAME = re.compile(rf"(?:{ROLE_WORDS})[\u4e00-\u9fff]{{2,3}}|[\u4e00-\u9fff]某")
+# a person named beside a role: a surname and one or two more characters (院长李永兵, 主任医师朱西; not 院长负责制,
+# 医生飞奔, 护士立即: general Chinese naming, the surname list is the entity layer's), or 洪某
+_NAME = rf"[{''.join(sorted(SURNAMES))}][\u4e00-\u9fff]{{1,2}}"
+_ROLE_NAME = re.compile(rf"(?:{ROLE_WORDS}){_NAME}|[\u4e00-\u9fff]某")
 _ORG = re.compile(r"[\u4e00-\u9fff]{2,12}(?:医院|大学|学院|研究所|研究院|委员会|基金会|协会|学会|公司|集团|中心)")
 _STOP_ZH = frozenset(
     """的 了 是 在 有 和 与 及 或 也 还 都 就 又 被 把 对 向 从 给 为 以 于 等 其 该 此 这 那 这个 那个 这些 那些
@@ -245,22 +249,42 @@ def all_terms(terms: tuple[tuple[str, ...], ...], text: str) -> float:
 
 
 _ROLE = re.compile(ROLE_WORDS)
+_ROLE_AT_END = re.compile(rf"(?:{ROLE_WORDS})$")
 
 
-def asked_role(what: Asked) -> str | None:
-    """The role a "who" question asks about (主任 in 胸外科主任是谁, director in "Who is the director of …")."""
+# what asks for the person a Chinese question's role word names: right before it (哪位主任) or right after it
+# (主任是谁, 院长叫什么名字)
+_WHO_BEFORE = r"(?:哪一?位|哪个|什么)"
+_WHO_AFTER = r"(?:是|为|叫)?(?:谁|哪一?位|何人|什么人|什么名字|啥名字|叫什么|叫啥|姓什么)"
+
+
+def asked_roles(what: Asked, question: str | None = None) -> tuple[str, ...]:
+    """The roles a "who" question asks about (主任 in 胸外科主任是谁; for an English question every role its word
+    renders: director -> 主任, 院长, 局长 …). Given a Chinese ``question``, only a role its interrogative stands
+    beside: 区领导 is asked for in 医师节活动哪位区领导参加了, not 医师."""
     if what.kind != "person":
-        return None
+        return ()
+    folded = folded_text(question) if question and _is_zh(question) else None
+    roles: list[str] = []
     for candidates in what.terms:
         for c in candidates:
-            m = _ROLE.fullmatch(c) or (len(candidates) == 1 and _ROLE.search(c))
-            if m:
-                return m.group()
-    return None
+            # a role the term ends in (党委书记, 急诊科主任), not one inside another word (医师节: a day)
+            m = _ROLE.fullmatch(c) or (len(candidates) == 1 and _ROLE_AT_END.search(c))
+            if m and (folded is None or re.search(
+                    rf"{_WHO_BEFORE}[\u4e00-\u9fff]{{0,4}}{re.escape(c)}|{re.escape(c)}的?{_WHO_AFTER}", folded)):
+                roles.append(m.group())
+        if roles:
+            return tuple(dict.fromkeys(roles))
+    return ()
+
+
+def _is_zh(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def names_role(role: str, text: str) -> bool:
     """True when ``text`` names someone in ``role``: the role next to a name (主任张三, 张三主任)."""
     folded = folded_text(text)
-    pattern = rf"{role}[\u4e00-\u9fff]{{2,3}}|[\u4e00-\u9fff]{{2,3}}{role}(?![\u4e00-\u9fff])"
+    # 党委书记、院长李永兵: the name after the last of the roles one person holds
+    pattern = rf"{role}(?:[、兼](?:[\u4e00-\u9fff]{{0,3}}?(?:{ROLE_WORDS})))*{_NAME}|{_NAME}{role}(?![\u4e00-\u9fff])"
     return re.search(pattern, folded) is not None

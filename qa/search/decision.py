@@ -24,7 +24,7 @@ from .attributes import (
     Asked,
     all_terms,
     answer_near_terms,
-    asked_role,
+    asked_roles,
     has_kind,
     has_measure,
     is_question,
@@ -63,18 +63,21 @@ class Verdict:
 
 def features(
     retriever: Retriever, question: str, hits: list[Hit], sentence: str, sentence_cos: float, asked: Asked,
-    unknown: int, entity_named: bool,
+    unknown: int, entity_named: bool, answer_hit: Hit | None = None,
 ) -> dict[str, float]:
     """The evidence for one question, as numbers (see :data:`FEATURES`); ``sentence`` is the chosen answer
-    sentence (display text, "" for none) and ``sentence_cos`` its similarity to the question."""
+    sentence (display text, "" for none), ``sentence_cos`` its similarity to the question and ``answer_hit``
+    its passage (whose text the ``*_pass`` features read: the asked attribute in the answering sentence or its
+    passage; the best grounded passage when not given)."""
     pool = [h for h in hits if h.grounded is not False]
     top = pool[0] if pool else None
     dense = [h.dense for h in pool] or [0.0]
     people = retriever.people
-    passage_text = top.passage.text if top else ""
+    home = answer_hit if answer_hit is not None and sentence else top
+    passage_text = home.passage.text if home else ""
     cross = retriever.cross_lingual(question)
     kind_code = KINDS.index(asked.kind) + 1 if asked.kind in KINDS else 0
-    role = asked_role(asked)
+    roles = asked_roles(asked, question)
     return {
         "dense1": dense[0],
         "dense_max3": max(dense[:3]),
@@ -116,8 +119,8 @@ def features(
         "terms_corpus": (sum(1 for cands in asked.terms if any(retriever.corpus_has(c) for c in cands))
                          / len(asked.terms)) if asked.terms else 1.0,
         "asks_nothing": float(asks_nothing(question, asked, entity_named, retriever.corpus_has)),
-        "role_asked": float(role is not None),
-        "role_named": float(role is not None and bool(top) and names_role(role, passage_text)),
+        "role_asked": float(bool(roles)),
+        "role_named": float(bool(roles) and bool(top) and any(names_role(r, passage_text) for r in roles)),
     }
 
 

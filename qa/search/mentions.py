@@ -24,7 +24,7 @@ from ..text import fold, squeeze
 
 _CAP_RUN = re.compile(
     r"(?:(?<=\s)|^|(?<=[(\"“']))"
-    r"((?:(?:[A-Z][\w'’.-]*|No\.?\s?\d+|\d+(?:st|nd|rd|th))(?:\s+(?:of|and|for|the|de)\s+|\s+|(?=[?,.!:;)]|$)))+)"
+    r"((?:(?:No\.?\s?\d+|[A-Z][\w'’.-]*|\d+(?:st|nd|rd|th))(?:\s+(?:of|and|for|the|de)\s+|\s+|(?=[?,.!:;)]|$)))+)"
 )
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
              "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
@@ -133,15 +133,18 @@ class MentionFinder:
         return max(eids, key=lambda i: (bool(self.table.by_id[i].main_of), self.table.by_id[i].mentions))
 
     def _org_variant(self, name: str) -> Entity | None:
-        """The organisation ``name`` abbreviates (十堰中西医结合医院) or spells out (荆州市第二人民医院 for 荆州二医);
+        """The organisation ``name`` abbreviates (十堰中西医结合医院) or spells out (荆州市第二人民医院 for 荆州二医),
+        also behind the province or city that contains its place (湖北省荆州市第二人民医院, 重庆江津区第二人民医院);
         a name that starts with another place than the organisation's is another organisation."""
-        place = name_place(name)
-        fits = [e for e in self.orgs
-                if any(same_organisation(name, alias) for alias in e.aliases)
-                or (any(same_organisation(alias, name) for alias in e.aliases) and (not place or place == e.place))]
-        if not fits:
-            return None
-        return max(fits, key=lambda e: (bool(e.main_of), e.mentions))
+        for candidate in (name, *_inner_names(name)):
+            place = name_place(candidate)
+            fits = [e for e in self.orgs
+                    if any(candidate == alias or same_organisation(candidate, alias) for alias in e.aliases)
+                    or (any(same_organisation(alias, candidate) for alias in e.aliases)
+                        and (not place or place == e.place))]
+            if fits:
+                return max(fits, key=lambda e: (bool(e.main_of), e.mentions))
+        return None
 
     # ------------------------------------------------------------------------------------ English
 
@@ -218,6 +221,20 @@ class MentionFinder:
             plain = places and not ordinal and not _specific(words, places)
             return subjects[0] if plain and len(subjects) == 1 else None
         return max(scored, key=lambda t: t[:3])[3]
+
+
+def _inner_names(name: str) -> list[str]:
+    """``name`` without the places in front of the one it starts from (湖北省荆州市第二人民医院 -> 荆州市第二人民医院;
+    重庆江津区第二人民医院 -> 江津区第二人民医院): a province or city written before a place inside it."""
+    levels = reverse_dictionary().place_levels
+    out = []
+    while True:
+        outer = next((name[:n] for n in range(min(6, len(name) - 2), 1, -1) if name[:n] in levels), "")
+        rest = name[len(outer):]
+        if not outer or not name_place(rest) or len(rest) < 4:
+            return out
+        out.append(rest)
+        name = rest
 
 
 def _specific(words: list[str], places: list[str]) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request, Response
 
 from .. import __version__
 from ..errors import AdminDisabled
@@ -15,7 +15,7 @@ from .service import Service
 ERRORS = {status: {"model": ErrorOut} for status in (400, 401, 403, 404, 408, 413, 415, 422, 431, 503)}
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:  # async: FastAPI runs a sync dependency on a thread
     return request.app.state.service
 
 
@@ -25,12 +25,14 @@ router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_js
 
 
 @router.post("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question")
-def ask(body: AskRequest, service: ServiceDep) -> AskResponse:
+async def ask(body: AskRequest, service: ServiceDep) -> Response:
     """Return the passages that answer the question, each cited, and the answer sentence when one is reliable."""
     scope = body.filter or AskFilter()
-    return AskResponse.from_result(
-        service.ask(body.question, body.top_k, doc_ids=scope.doc_ids, source=scope.source, history=body.turns())
-    )
+    result = await service.ask_async(body.question, body.top_k, doc_ids=scope.doc_ids, source=scope.source,
+                                     history=body.turns())
+    # serialised once by pydantic (the model was built from our own Result: FastAPI's second validation and
+    # its jsonable_encoder pass would only repeat it)
+    return Response(AskResponse.from_result(result).model_dump_json(), media_type="application/json")
 
 
 @router.get("/entities", response_model=list[EntityOut], responses=ERRORS, summary="What the documents are about")

@@ -147,7 +147,7 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:  # async: FastAPI runs a sync dependency on a thread
     """A dependency of the JSON API routes: a request body must be JSON, else 415 naming what was sent.
 
     (FastAPI would try the bytes as the model and answer 422; routes that take uploads live on routers

@@ -6,6 +6,7 @@ reload in the middle of a request never mixes two indexes.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import logging
 import os
@@ -14,7 +15,8 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from ..errors import BadQuestion, DocumentNotFound, IndexNotFound, Overloaded, Q
 from ..index.store import MANIFEST, CorpusIndex, load_index
 from ..search.answer import Result, ask_turn
 from ..search.answer import warm_up as warm_up_retriever
-from ..search.conversation import Turn, resolve
+from ..search.conversation import Turn, Understood, resolve
 from ..search.retriever import Retriever
 from ..settings import Settings
 from .schemas import MAX_QUESTION_CHARS
@@ -50,7 +52,14 @@ def validate_question(question: str) -> str:
 
 class Gate:
     """At most ``slots`` questions use the model at once; ``queue`` more may wait up to ``timeout_s``;
-    the rest get :class:`Overloaded` (503 with ``Retry-After``) at once instead of unbounded latency."""
+    the rest get :class:`Overloaded` (503 with ``Retry-After``) at once instead of unbounded latency.
+
+    Used as a context manager by the thread that runs the model, or in two steps when the model runs on
+    another thread: :meth:`reserve` (in the caller, never blocks: a place in the queue or 503 at once), then
+    :meth:`run` on the model thread (waits for a slot until ``timeout_s`` after the reservation), or
+    :meth:`unreserve` when the reserved work is dropped before it started."""
+
+    BUSY = "服务繁忙，请稍后重试 / the service is busy; retry in a moment"
 
     def __init__(self, slots: int, queue: int, timeout_s: float) -> None:
         self.slots, self.queue, self.timeout_s = slots, queue, timeout_s
@@ -58,19 +67,41 @@ class Gate:
         self._active = 0
         self._waiting = 0
 
-    def __enter__(self) -> Gate:
-        busy = "服务繁忙，请稍后重试 / the service is busy; retry in a moment"
+    def reserve(self) -> float:
+        """Take a place in the queue (the time it was taken), or raise :class:`Overloaded` when none is free."""
         with self._cond:
-            if self._active >= self.slots and self._waiting >= self.queue:
-                raise Overloaded(busy, retry_after=1)
+            if self._active + self._waiting >= self.slots + self.queue:  # a reserved place may not run yet
+                raise Overloaded(self.BUSY, retry_after=1)
             self._waiting += 1
+        return time.monotonic()
+
+    def unreserve(self) -> None:
+        """Give back a place taken by :meth:`reserve` whose work never ran."""
+        with self._cond:
+            self._waiting -= 1
+            self._cond.notify()
+
+    def _enter_reserved(self, reserved_at: float) -> None:
+        with self._cond:
             try:
-                free = self._cond.wait_for(lambda: self._active < self.slots, timeout=self.timeout_s)
+                left = self.timeout_s - (time.monotonic() - reserved_at)
+                free = self._cond.wait_for(lambda: self._active < self.slots, timeout=max(0.0, left))
             finally:
                 self._waiting -= 1
             if not free:
-                raise Overloaded(busy, retry_after=1)
+                raise Overloaded(self.BUSY, retry_after=1)
             self._active += 1
+
+    def run(self, reserved_at: float, fn: Callable, *args: object, **kwargs: object) -> object:
+        """``fn(*args, **kwargs)`` in a slot, for the place reserved at ``reserved_at``."""
+        self._enter_reserved(reserved_at)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.__exit__()
+
+    def __enter__(self) -> Gate:
+        self._enter_reserved(self.reserve())
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -271,6 +302,36 @@ class Service:
             raise IndexNotFound(f"no index loaded; build one with `qa build --index {self.index_dir}`")
         return retriever
 
+    def _prepare(
+        self, question: str, top_k: int, doc_ids: Collection[str] | None, source: str | None,
+        history: Sequence[Turn],
+    ) -> tuple[str, Retriever, tuple[str, ...] | None, Understood, tuple, Result | None]:
+        """Validate, resolve the follow-up (string work, no model call) and look in the cache: the question
+        stripped, the retriever, the scope, how the question was understood, its cache key and the cached
+        result (None)."""
+        question = validate_question(question)
+        retriever = self.current()
+        scope = self.scope(retriever, doc_ids, source)
+        understood = resolve(retriever, question, history)
+        key = (understood.question, understood.entities, top_k, id(retriever.index), scope)
+        cached = self.cache.get(key)
+        if cached is not None:
+            cached = replace(cached, question=question, understood=understood, took_ms=0.0)
+        return question, retriever, scope, understood, key, cached
+
+    def _submit(self, retriever: Retriever, question: str, history: Sequence[Turn], top_k: int,
+                scope: tuple[str, ...] | None, understood: Understood) -> Future:
+        """The question's model work, queued for the model threads through the gate (503 when it is full)."""
+        return self._workers.submit(self.gate.run, self.gate.reserve(), ask_turn, retriever, question, history,
+                                    top_k, doc_ids=scope, understood=understood)
+
+    def _dropped(self, future: Future) -> bool:
+        """Drop queued work that has waited its time: True when it never started (its place is given back)."""
+        if future.cancel():
+            self.gate.unreserve()
+            return True
+        return False
+
     def ask(
         self, question: str, top_k: int = 5, *, doc_ids: Collection[str] | None = None, source: str | None = None,
         history: Sequence[Turn] = (),
@@ -284,18 +345,42 @@ class Service:
             source: only from documents whose source file name matches this glob.
             history: the earlier turns of the conversation, oldest first (the server keeps none).
         """
-        question = validate_question(question)
-        retriever = self.current()
-        scope = self.scope(retriever, doc_ids, source)
-        understood = resolve(retriever, question, history)
-        key = (understood.question, understood.entities, top_k, id(retriever.index), scope)
-        cached = self.cache.get(key)
+        question, retriever, scope, understood, key, cached = self._prepare(question, top_k, doc_ids, source,
+                                                                            history)
         if cached is not None:
-            result = replace(cached, question=question, understood=understood, took_ms=0.0)
-            return self._answered(result, retriever, cached=True)
-        with self.gate:
-            result = self._workers.submit(ask_turn, retriever, question, history, top_k, doc_ids=scope,
-                                          understood=understood).result()
+            return self._answered(cached, retriever, cached=True)
+        future = self._submit(retriever, question, history, top_k, scope, understood)
+        try:
+            result = future.result(timeout=self.gate.timeout_s)
+        except FutureTimeout:
+            if self._dropped(future):
+                raise Overloaded(Gate.BUSY, retry_after=1) from None
+            result = future.result()
+        self.cache.put(key, result)
+        return self._answered(result, retriever, cached=False)
+
+    async def ask_async(
+        self, question: str, top_k: int = 5, *, doc_ids: Collection[str] | None = None, source: str | None = None,
+        history: Sequence[Turn] = (),
+    ) -> Result:
+        """:meth:`ask` for the event loop: the model work goes straight to the model threads (one hand-off where
+        a sync route takes two, the web server's thread pool and then the model's), and the loop never blocks on
+        the gate. Validation, follow-up resolution and the cache lookup are string work, done on the loop."""
+        question, retriever, scope, understood, key, cached = self._prepare(question, top_k, doc_ids, source,
+                                                                            history)
+        if cached is not None:
+            return self._answered(cached, retriever, cached=True)
+        future = self._submit(retriever, question, history, top_k, scope, understood)
+        waiting = asyncio.wrap_future(future)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(waiting), self.gate.timeout_s)
+        except TimeoutError:
+            if self._dropped(future):
+                raise Overloaded(Gate.BUSY, retry_after=1) from None
+            result = await waiting
+        except asyncio.CancelledError:  # the client went away: its question leaves the queue if still there
+            self._dropped(future)
+            raise
         self.cache.put(key, result)
         return self._answered(result, retriever, cached=False)
 
