@@ -72,7 +72,7 @@ def test_answerable_questions_stay_answered(retriever):
 
 
 @pytest.mark.parametrize(("question", "doc", "said"), [
-    ("荆州二院在封城期间接诊了多少发热患者？", "000_769629a9341062f1", "近4000人次"),  # 二院 where the article writes 二医
+    ("荆州二院在封城期间接诊了多少发热患者？", "000_769629a9341062f1", "近4000人次"),  # the article writes 二医
     ("重庆市江津区第二人民医院的党委书记是谁？", "002_3a274bbbdd8f06d7", "李永兵"),  # behind the city around it
     ("区二院医师节活动哪位区领导参加了？", "002_3a274bbbdd8f06d7", "李彤"),  # 区领导 is asked for, not 医师 (节)
 ])
