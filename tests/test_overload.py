@@ -15,7 +15,7 @@ import pytest
 from conftest import make_settings
 
 from qa.errors import Overloaded
-from qa.serve.service import Gate
+from qa.serve.service import SHED_DELAY_S, Gate
 
 WAIT = 60.0  # the longest any test waits for a thread or an event
 
@@ -244,15 +244,19 @@ def test_api_503_with_retry_after_when_queue_full(embedder, seed_index, seed_ind
         async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=WAIT) as client:
             first = asyncio.create_task(_post(client, "荆州二医在封城期间接诊了多少发热患者？"))
             await asyncio.wait_for(asyncio.to_thread(held.entered.wait, WAIT), WAIT)
+            asked = time.monotonic()
             refused = await asyncio.wait_for(_post(client, "荆州是哪一天封城的？"), WAIT)
+            held_for = time.monotonic() - asked
             health = await client.get("/api/health")  # needs no model slot
             held.release.set()
             done = await asyncio.wait_for(first, WAIT)
             after = await asyncio.wait_for(_post(client, "荆州是哪一天封城的？"), WAIT)
-            return refused, health, done, after
+            return refused, health, done, after, held_for
 
-    refused, health, done, after = asyncio.run(scenario())
+    refused, health, done, after, held_for = asyncio.run(scenario())
     assert_overloaded(refused)
+    # held a moment, so that a client asking again at once cannot keep the model threads from the interpreter
+    assert SHED_DELAY_S <= held_for < WAIT
     assert health.status_code == 200 and health.json()["ok"] is True
     assert done.status_code == 200 and "近4000人次" in done.json()["passages"][0]["text"]
     assert after.status_code == 200
