@@ -100,6 +100,9 @@ def test_a_person_beside_a_role_is_a_surname_and_a_name():
     assert names_role("院长", "区二院党委书记、院长李永兵讲廉政党课")
     assert names_role("书记", "区二院党委书记、院长李永兵讲廉政党课")  # the last of one person's roles names him
     assert not names_role("院长", "全面落实党委领导下的院长负责制，建立健全院长办公会议事决策制度")
+    assert not names_role("院长", "在“中医博士团”陈松副院长、徐荣鹏博士的带领下")  # a deputy holds no 院长
+    assert names_role("院长", "该院党委副书记、院长刘天云信心满满")
+    assert not names_role("书记", "该院党委副书记、院长刘天云信心满满")
 
 
 def test_a_question_has_a_question_form():

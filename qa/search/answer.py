@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..ingest.documents import normalize_whitespace
-from .attributes import Asked, asked
+from .attributes import Asked, asked, asked_roles, names_role
 from .conversation import Turn, Understood, resolve
 from .decision import Verdict, features, load_decision, refused_outright
 from .reader import READ_UNITS, read
@@ -77,13 +77,28 @@ def best_sentence(
     return _answer(retriever, hits, best) if best is not None else None
 
 
+def _role_holders_first(retriever: Retriever, question: str, what: Asked, ranked: list[Candidate]) -> list[Candidate]:
+    """For a question about who holds a role (院长叫什么？), the candidates that name someone in it first, in the
+    ranker's order (院长刘天云 before 院长负责制: the ranker, trained mostly on encyclopaedia text, weighs a name
+    beside a role little)."""
+    roles = asked_roles(what, question)
+    if not roles:
+        return ranked
+    docs = retriever.index.documents
+
+    def names(c: Candidate) -> bool:
+        return any(names_role(r, docs[c.hit.passage.doc_id].text[c.start:c.end]) for r in roles)
+
+    return sorted(ranked, key=lambda c: not names(c))
+
+
 def _evidence(
     retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarray
 ) -> tuple[Answer | None, dict[str, float], list[tuple[str, str]]]:
     """The answer sentence, the plain decision's features and the (title, text) of the sentences the reader
     would read (the ranker's best few)."""
     what = question_asks(retriever, question)
-    ranked = rank(candidates(retriever, question, hits, qvec, what))
+    ranked = _role_holders_first(retriever, question, what, rank(candidates(retriever, question, hits, qvec, what)))
     answer = _answer(retriever, hits, ranked[0]) if ranked else None
     unknown = len(retriever.unknown_terms(question))
     sentence, cosine = (answer.display, answer.cosine) if answer else ("", 0.0)

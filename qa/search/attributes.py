@@ -286,5 +286,7 @@ def names_role(role: str, text: str) -> bool:
     """True when ``text`` names someone in ``role``: the role next to a name (主任张三, 张三主任)."""
     folded = folded_text(text)
     # 党委书记、院长李永兵: the name after the last of the roles one person holds
-    pattern = rf"{role}(?:[、兼](?:[\u4e00-\u9fff]{{0,3}}?(?:{ROLE_WORDS})))*{_NAME}|{_NAME}{role}(?![\u4e00-\u9fff])"
+    # a deputy (副院长汪建成, 陈松副院长) does not hold the role
+    pattern = (rf"(?<!副){role}(?:[、兼](?:[\u4e00-\u9fff]{{0,3}}?(?:{ROLE_WORDS})))*{_NAME}"
+               rf"|{_NAME}(?<!副){role}(?![\u4e00-\u9fff])")
     return re.search(pattern, folded) is not None
