@@ -228,6 +228,8 @@ def test_chat_in_a_terminal(seed_index_dir):
      "Who is Shaoyang Central Hospital's president?", "pronoun"),
     (["荆州一医有多少名职工？", "What can patients do with its self-service admission system?"],
      "What can patients do with 荆州一医 self-service admission system?", "pronoun"),
+    # a quoted phrase is carried whole (not 合理), an interrogative (干什么) not at all
+    (["荆州一医的“三降一合理”是用来干什么的？", "具体是哪三降？"], "荆州一医三降一合理用来具体是哪三降？", "drill"),
 ])
 def test_follow_up_grammar(retriever, turns, wanted, how):
     understood = resolve(retriever, turns[-1], [Turn(q) for q in turns[:-1]])

@@ -74,6 +74,7 @@ _THING_PRONOUN = re.compile(r"它|其|it|its", re.I)
 _PERSON_PRONOUN = re.compile(r"他|她|he|she|him|his|her", re.I)
 _ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|为何|为什么")
 _ASKS_EN = re.compile(r"\b(?:how|what|which|who|when|where|why|is|are|was|were|did|does|do)\b", re.I)
+_QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,16})[”\"」』]")
 _SHORT = 8  # a follow-up this short (characters, punctuation left out) says too little of its own
 
 
@@ -329,7 +330,10 @@ class Resolver:
         named = tuple(s for s, _ in self.retriever.mentions(question).spans)
         what = asked(question, named, not _is_zh(question))
         if _is_zh(question):
-            return [t[0] for t in what.terms]
+            # a phrase the user quoted is one term (“三降一合理”, not 合理), and an interrogative (干什么) is none
+            quoted = [squeeze(fold(q)) for q in _QUOTED.findall(question)]
+            words = [t[0] for t in what.terms if not _ASKS_ZH.search(t[0]) and not any(t[0] in q for q in quoted)]
+            return list(dict.fromkeys([*quoted, *words]))
         rest = question
         for surface in sorted(named, key=len, reverse=True):
             rest = rest.replace(surface, " ")
