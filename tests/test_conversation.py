@@ -228,12 +228,19 @@ def test_chat_in_a_terminal(seed_index_dir):
      "Who is Shaoyang Central Hospital's president?", "pronoun"),
     (["荆州一医有多少名职工？", "What can patients do with its self-service admission system?"],
      "What can patients do with 荆州一医 self-service admission system?", "pronoun"),
+    # its / 它的 + a part of a hospital: the hospital's part, not the part the previous question was about
+    (["邵阳市中心医院胸痛中心获得了什么奖？", "What about its stroke center?"],
+     "What about 邵阳市中心医院 stroke center?", "pronoun"),
+    (["荆州一医胸外科开展了什么手术？", "它的卒中中心获得过什么荣誉称号？"], "荆州一医的卒中中心获得过什么荣誉称号？",
+     "pronoun"),
+    # a drill about a part: the part once, not again among the previous question's words
+    (["荆州一医有几个院区？", "观井院区是干什么的？", "建好了吗"], "荆州一医观井院区建好了吗", "drill"),
     # a quoted phrase is carried whole (not 合理), an interrogative (干什么) not at all
     (["荆州一医的“三降一合理”是用来干什么的？", "具体是哪三降？"], "荆州一医三降一合理用来具体是哪三降？", "drill"),
 ])
 def test_follow_up_grammar(retriever, turns, wanted, how):
     understood = resolve(retriever, turns[-1], [Turn(q) for q in turns[:-1]])
-    assert (understood.question, understood.how, understood.drew_on) == (wanted, how, 0)
+    assert (understood.question, understood.how, understood.drew_on) == (wanted, how, len(turns) - 2)
 
 
 def test_he_is_the_person_the_previous_answer_named(retriever):

@@ -111,6 +111,14 @@ def _put(question: str, pronoun: re.Match, name: str) -> str:
     return question[: pronoun.start()] + said + question[pronoun.end():]
 
 
+def _owns_a_part(after: str, zh: bool) -> bool:
+    """Whether a possessive pronoun is followed by a part of a hospital (its stroke center, 它的卒中中心): then it
+    stands for the hospital that has the part, not for the part the previous question was about."""
+    if zh:
+        return re.match(rf"的?[\u4e00-\u9fffA-Za-z0-9]{{0,6}}?(?:{_UNIT_HEADS_ZH})", after) is not None
+    return re.match(rf"\s+(?:[\w-]+\s+){{0,3}}?(?:{_UNIT_HEADS_EN})s?\b", after, re.I) is not None
+
+
 def _bare(text: str) -> str:
     return re.sub(r"[\s？?！!。，,、：:；;“”\"'‘’（）()]", "", text)
 
@@ -234,7 +242,8 @@ class Resolver:
                                   "pronoun")
             pronoun = None  # he / 他 is not the hospital: the question is read as a drill below
         if pronoun is not None:
-            thing = self._thing(prev, topic) if _THING_PRONOUN.fullmatch(pronoun.group()) else None
+            thing = (self._thing(prev, topic) if _THING_PRONOUN.fullmatch(pronoun.group())
+                     and not _owns_a_part(question[pronoun.end():], zh) else None)
             if thing is not None:  # 它 after 荆州一医卒中中心的…: the centre, not the hospital
                 return Understood(_put(question, pronoun, thing), last, (topic,), "pronoun")
             text = _put(question, pronoun, f"at {name}" if pronoun.group().lower() == "there" else name)
@@ -246,8 +255,8 @@ class Resolver:
         carries_focus = not zh and any(p.search(question) is not None  # Which ones? / Does it have one too?
                                        for p in (_DEMONSTRATIVE_EN, _CONTINUATION_EN, _ANAPHOR_EN))
         if len(_bare(question)) <= _SHORT or len(what.terms) <= 1 or carries_focus:
-            focus = self._focus(prev, topic)
             about = self._thing(prev, topic) or name  # 荆州一医卒中中心 when it was about that part
+            focus = self._focus(prev, topic, leave_out=about if zh else "")
             text = f"{about}{focus}{question}" if zh else f"{question} ({about}; {focus})"
             return Understood(text, last, (topic,), "drill")
         text = f"{name}{question}" if zh else f"{question} ({name})"
@@ -339,9 +348,10 @@ class Resolver:
             rest = rest.replace(surface, " ")
         return [w for w in re.findall(r"[A-Za-z][\w'-]+", rest) if w.lower() not in _EN_FUNCTION]
 
-    def _focus(self, prev: str, topic: str | None) -> str:
-        """The previous question's attribute words (what it was about, its entity left out)."""
-        terms = self._terms(prev)
+    def _focus(self, prev: str, topic: str | None, leave_out: str = "") -> str:
+        """The previous question's attribute words (what it was about, its entity left out), but those already
+        in ``leave_out`` (the part of the hospital written before them: 荆州一医观井院区, not 观井院区 twice)."""
+        terms = [t for t in self._terms(prev) if t not in leave_out]
         return ("" if _is_zh(prev) else " ").join(terms) if terms else ""
 
     def _replace_term(self, prev: str, x: str) -> str:
