@@ -105,6 +105,20 @@ def test_a_person_beside_a_role_is_a_surname_and_a_name():
     assert not names_role("书记", "该院党委副书记、院长刘天云信心满满")
 
 
+def test_a_name_asked_for_is_a_title_in_book_marks_or_quotes():
+    """叫什么 / 哪个小品 / which song ask for a name, which Chinese writes in 《》 or “”."""
+    from qa.search.attributes import asked, kinds_in
+
+    for question in ("区二院医师节演出里的微党课叫什么？", "演了哪个小品？", "那个村叫什么名字？"):
+        assert asked(question).kind == "title", question
+    for question in ("Which song was performed at the show?", "What is the Guanju campus also called?"):
+        assert asked(question, (), True).kind == "title", question
+    assert asked("区二院的院长叫什么？").kind == "person"  # a role's holder is a person
+    assert "title" in kinds_in("微党课《一个战斗英雄与乡村医务人员的故事》")
+    assert "title" in kinds_in("以“三降一合理”为抓手")
+    assert "title" not in kinds_in("区二院在医师节前举办庆祝第六届中国医师节暨职工文化艺术节演出活动")
+
+
 def test_a_question_has_a_question_form():
     from qa.search.attributes import is_question
 

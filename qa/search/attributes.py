@@ -24,6 +24,10 @@ from ..text import folded as folded_text  # squeeze(fold(...)), remembered
 ROLE_WORDS = ("院长|主任|书记|医生|医师|护士长|护士|教授|专家|局长|区长|市长|主席|科长|处长|队长|组长|部长|负责人|"
               "带头人|董事长|经理|所长|站长|校长")
 
+# The answer types, in the order the models read them as a category (qa.search.sentences, qa.search.decision).
+KINDS = ("number", "date", "duration", "person", "place", "org", "title")
+_WORKS = r"(?:歌|歌曲|小品|节目|舞蹈|诗|诗歌|书|电影|剧|话剧|党课|课|作品|文章|口号|标语|院训|院歌|称号)"
+
 # What a question asks for, by its interrogative (Chinese, then English), most specific first.
 _KINDS_ZH: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(r"哪一?年|何年|哪一?天|哪一?日|几月|几号|几日|什么时候|何时|什么时间|几点|哪个月|"
@@ -32,6 +36,9 @@ _KINDS_ZH: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("person", re.compile(rf"谁|哪位|何人|什么人|哪些人|哪个人|(?:{ROLE_WORDS})(?:叫|是)(?:什么|啥)(?:名字)?")),
     ("org", re.compile(r"哪[家所个]?(?:医院|单位|机构|大学|学校|公司|部门)|哪家|什么(?:医院|单位|机构)")),
     ("place", re.compile(r"哪里|哪儿|在哪|什么地方|何处|何地|哪个(?:城市|省|国家|地方|区|县)|地址|地点")),
+    # the name of a work or of something named (微党课叫什么？ 演了哪个小品？): Chinese writes it in 《》 or “”
+    ("title", re.compile(rf"叫(?:什么|啥)|(?:什么|啥)名字|名字是|名称|题目|标题|哪(?:个|首|部|出|篇|本|支)?{_WORKS}|"
+                         rf"(?:什么|啥){_WORKS}")),
     ("number", re.compile(r"多少|几[个名张台次例项场期位家所种人条篇倍元万亿层床分]?|多大|多高|多长|多重|多远|"
                           r"比例|百分之|第几|排名|数量|几成")),
 )
@@ -44,6 +51,10 @@ _KINDS_EN: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("org", re.compile(r"\bwhich (?:hospital|organi[sz]ation|institution|university|company|unit|foundation)s?\b",
                        re.I)),
     ("place", re.compile(r"\bwhere\b|\bwhich (?:city|province|country|place|county|district)\b", re.I)),
+    ("title", re.compile(r"\b(?:is|was|are|were) (?:it |they |this |that )?(?:called|named|titled)\b|"
+                         r"\b(?:which|what) (?:song|play|sketch|skit|dance|poem|book|film|movie|programme|program|show|"
+                         r"lecture|slogan|motto|title|name)s?\b|\bname of the\b|"
+                         r"\b(?:called|named|titled|known as)\W*$", re.I)),
     ("number", re.compile(r"\bhow (?:many|much|old|far|large|big|high)\b|\bwhat (?:percentage|proportion|number|"
                           r"share|rate|rank|ratio)\b|\bwhat is the (?:number|rate|percentage)\b", re.I)),
 )
@@ -63,6 +74,7 @@ _DURATION = re.compile(rf"(?:{_NUMERAL}|半)\s*(?:余|多)?\s*(?:个)?(?:天|日
 _NAME = rf"[{''.join(sorted(SURNAMES))}][\u4e00-\u9fff]{{1,2}}"
 _ROLE_NAME = re.compile(rf"(?:{ROLE_WORDS}){_NAME}|[\u4e00-\u9fff]某")
 _ORG = re.compile(r"[\u4e00-\u9fff]{2,12}(?:医院|大学|学院|研究所|研究院|委员会|基金会|协会|学会|公司|集团|中心)")
+_TITLE = re.compile(r"《[^《》]{1,40}》|“[^“”]{2,24}”|\"[^\"]{2,24}\"|「[^「」]{2,24}」")
 _STOP_ZH = frozenset(
     """的 了 是 在 有 和 与 及 或 也 还 都 就 又 被 把 对 向 从 给 为 以 于 等 其 该 此 这 那 这个 那个 这些 那些
     它 他 她 它们 他们 哪 哪些 哪个 哪家 哪里 什么 怎么 怎样 如何 为什么 多少 几 谁 吗 呢 吧 啊 呀 一共 共 总共
@@ -168,6 +180,8 @@ def kinds_in(text: str) -> frozenset[str]:
         found.add("person")
     if _ORG.search(folded):
         found.add("org")
+    if _TITLE.search(folded):
+        found.add("title")
     levels = reverse_dictionary().place_levels
     if any(folded[i : i + n] in levels for n in (2, 3) for i in range(len(folded) - n + 1)):
         found.add("place")
@@ -216,7 +230,8 @@ def term_share(terms: tuple[tuple[str, ...], ...], text: str) -> float:
     return found / len(terms)
 
 
-_KIND_PATTERNS = {"number": _NUMBER, "date": _DATE, "duration": _DURATION, "person": _ROLE_NAME, "org": _ORG}
+_KIND_PATTERNS = {"number": _NUMBER, "date": _DATE, "duration": _DURATION, "person": _ROLE_NAME, "org": _ORG,
+                  "title": _TITLE}
 NEAR_CHARS = 12
 
 

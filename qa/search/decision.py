@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .attributes import (
+    KINDS,
     Asked,
     all_terms,
     answer_near_terms,
@@ -40,7 +41,6 @@ DECISION_FILE = MODEL_DIR / "decision.json"
 # the reader is consulted only when the plain model's probability is in this band: outside it the two agree
 # (bench.decision measures the cascade; the reader then reads ~15-30% of questions)
 READ_BAND = (0.1, 0.8)
-KINDS = ("number", "date", "duration", "person", "place", "org")
 
 FEATURES = (
     "dense1", "dense_max3", "dense_gap", "dense_mean5", "dense_all1", "score1", "cov1", "cov_max3", "cov_sent",

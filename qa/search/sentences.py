@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..glossary import chinese_keywords
-from .attributes import Asked, all_terms, answer_near_terms, has_kind, has_measure, term_share
+from .attributes import KINDS, Asked, all_terms, answer_near_terms, has_kind, has_measure, term_share
 
 if TYPE_CHECKING:
     from .retriever import Hit, Retriever
@@ -34,7 +34,6 @@ HEADING_PENALTY = 0.05
 KIND_BONUS = 0.03
 MEASURE_BONUS = 0.02
 TERMS_WEIGHT = 0.03
-KINDS = ("number", "date", "duration", "person", "place", "org")
 FEATURES = (
     "cos", "cos_gap", "cos_rank", "coverage", "coverage_gap", "passage_rank", "passage_dense", "passage_score",
     "heading", "kind_asked", "kind_match", "measure_asked", "measure_match", "terms", "length", "position",
