@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -41,6 +42,19 @@ def wait_until(predicate, timeout: float = WAIT) -> None:
         if time.monotonic() > deadline:
             pytest.fail("condition not reached in time")
         time.sleep(0.01)
+
+
+@contextmanager
+def slot_held(gate: Gate):
+    """The gate's one slot held by another thread until the block ends."""
+    release, entered = threading.Event(), threading.Event()
+    holder, _ = run_in_thread(hold(gate, release, entered))
+    assert entered.wait(WAIT)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(WAIT)
 
 
 def hold(gate: Gate, release: threading.Event, entered: threading.Event | None = None):
@@ -107,18 +121,12 @@ def _enter_and_leave(gate: Gate, entered: threading.Event) -> str:
 
 def test_gate_queue_times_out():
     gate = Gate(slots=1, queue=4, timeout_s=0.2)
-    release, entered = threading.Event(), threading.Event()
-    holder, _ = run_in_thread(hold(gate, release, entered))
-    assert entered.wait(WAIT)
-    try:
+    with slot_held(gate):
         with pytest.raises(Overloaded) as exc:
             with gate:
                 pass
         assert exc.value.retry_after == 1
         assert gate._waiting == 0  # the timed-out waiter left the queue
-    finally:
-        release.set()
-        holder.join(WAIT)
     with gate:
         pass
 
@@ -140,16 +148,10 @@ def test_gate_in_two_steps_reserves_at_once_and_runs_elsewhere():
 
 def test_gate_in_two_steps_waits_for_the_slot_until_its_time_is_up():
     gate = Gate(slots=1, queue=2, timeout_s=0.2)
-    release, entered = threading.Event(), threading.Event()
-    holder, _ = run_in_thread(hold(gate, release, entered))
-    assert entered.wait(WAIT)
-    try:
+    with slot_held(gate):
         with pytest.raises(Overloaded):
             gate.run(gate.reserve(), lambda: "never")
         assert gate._waiting == 0
-    finally:
-        release.set()
-        holder.join(WAIT)
 
 
 def test_gate_releases_on_error():
