@@ -60,6 +60,7 @@ class Dictionary(NamedTuple):
     """What the service reads from CC-CEDICT."""
 
     glosses: dict[str, list[str]]  # English gloss → simplified words
+    nominal: dict[str, list[str]]  # the same, from the glosses that are no verb's ("nurse", not "to nurse")
     names: dict[str, list[str]]  # pinyin-spelled name ("jingzhou") → simplified words
     proper_nouns: frozenset[str]  # simplified proper nouns (capitalised pinyin) of two or more characters
     place_levels: dict[str, str]  # place name -> its administrative level as a suffix: 荆州 -> 市, 湖北 -> 省
@@ -70,6 +71,7 @@ class Dictionary(NamedTuple):
 def reverse_dictionary() -> Dictionary:
     """The reverse dictionary and the proper nouns, built once from CC-CEDICT."""
     glosses: dict[str, list[str]] = defaultdict(list)
+    nominal: dict[str, list[str]] = defaultdict(list)
     names: dict[str, list[str]] = defaultdict(list)
     proper: set[str] = set()
     levels: dict[str, str] = {}
@@ -77,7 +79,7 @@ def reverse_dictionary() -> Dictionary:
     abbreviations: dict[str, list[str]] = defaultdict(list)
     path = _cedict_file()
     if path is None:
-        return Dictionary({}, {}, frozenset(), {}, {})
+        return Dictionary({}, {}, {}, frozenset(), {}, {})
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if line.startswith("#"):
@@ -97,10 +99,13 @@ def reverse_dictionary() -> Dictionary:
                 if gloss.startswith(("CL:", "see ", "variant of", "old variant", "surname ", "abbr. for")):
                     continue
                 text = _PAREN.sub("", gloss).strip().lower()
-                text = text[3:] if text.startswith("to ") else text
+                verb = text.startswith("to ")
+                text = text[3:] if verb else text
                 words = _WORD.findall(text)
                 if 1 <= len(words) <= 3 and " ".join(words) == text.replace("-", " ").strip():
                     glosses[" ".join(words)].append(simp)
+                    if not verb:
+                        nominal[" ".join(words)].append(simp)
                 elif "," in text:  # "branch, esp. grass root branches of a political party": its head word
                     head = text.split(",")[0].strip()
                     words = _WORD.findall(head)
@@ -118,7 +123,7 @@ def reverse_dictionary() -> Dictionary:
     for province, chars in abbreviations.items():  # western Hubei -> 鄂西, as regions are written (湘西, 川东)
         for direction, suffix in _DIRECTIONS.items():
             glosses[f"{direction} {province}"].extend(c + suffix for c in chars)
-    return Dictionary(dict(glosses), dict(names), frozenset(proper), levels, readings)
+    return Dictionary(dict(glosses), dict(nominal), dict(names), frozenset(proper), levels, readings)
 
 
 def spell(word: str) -> str:
@@ -148,13 +153,16 @@ def _content_words(question: str) -> list[str]:
 
 
 @lru_cache(maxsize=1024)
-def english_terms(question: str) -> tuple[tuple[str, ...], ...]:
+def english_terms(question: str, counted: frozenset[str] = frozenset()) -> tuple[tuple[str, ...], ...]:
     """For each English content word of ``question`` the dictionary knows, its Chinese candidates (glosses
-    of the word or its lemma, or the names its pinyin spells); words it does not know are left out."""
-    glosses, names, *_ = reverse_dictionary()
+    of the word or its lemma, or the names its pinyin spells); words it does not know are left out. A word
+    in ``counted`` (what "how many" counts) takes the senses that are no verb's when it has any: "how many
+    nurses" counts 护士, not 护理 (to nurse)."""
+    glosses, nominal, names, *_ = reverse_dictionary()
     terms = []
     for word in _content_words(question):
-        found = [w for lemma in _lemmas(word) for w in glosses.get(lemma, [])] + names.get(word, [])
+        senses = nominal if word in counted and any(nominal.get(lemma) for lemma in _lemmas(word)) else glosses
+        found = [w for lemma in _lemmas(word) for w in senses.get(lemma, [])] + names.get(word, [])
         if found:
             terms.append(tuple(dict.fromkeys(found)))
     return tuple(terms)
@@ -164,7 +172,7 @@ def english_terms(question: str) -> tuple[tuple[str, ...], ...]:
 def chinese_keywords(question: str) -> tuple[str, ...]:
     """Chinese words a dictionary offers for the English words and names in ``question``
     (cached: retrieval and answer selection both ask for the same question)."""
-    glosses, names, *_ = reverse_dictionary()
+    glosses, _, names, *_ = reverse_dictionary()
     if not glosses:
         return ()
     words = _content_words(question)

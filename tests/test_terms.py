@@ -87,6 +87,18 @@ def test_a_date_is_not_a_count():
     assert answer_near_terms(fever, "累计接诊发热患者近4000人次") == 1.0
 
 
+def test_a_numeral_inside_a_set_phrase_is_not_a_count():
+    """四位一体 reads like "four people" (位 counts people), but jieba's dictionary knows it as a fixed expression;
+    an idiom's numerals (一心一意) count nothing either. The same numeral outside one still counts."""
+    from qa.search.attributes import Asked, answer_near_terms, has_measure, kinds_in
+
+    sentence = "创新建立党总支书记、大科室主任、教研室主任和大科护士长四位一体联动机制"
+    assert "number" not in kinds_in(sentence) and not has_measure("名", sentence)
+    assert answer_near_terms(Asked("number", None, (("护士",),)), sentence) == 0.0
+    assert "number" not in kinds_in("全院上下一心一意为患者服务")
+    assert "number" in kinds_in("四位护士长参加了培训") and has_measure("名", "四位护士长参加了培训")
+
+
 def test_a_person_beside_a_role_is_a_surname_and_a_name():
     """谁 / 院长是谁 is answered by a name beside the role (院长李永兵), not by the role beside any word
     (院长负责制, 医生飞奔, 护士立即开通)."""
@@ -131,3 +143,16 @@ def test_empty_and_odd_questions():
     assert unknown_terms("", set(), "") == []
     assert unknown_terms("？？？ 1234 abc", set(), "") == []
     assert unknown_terms("多少？", set(), "") == []
+
+
+def test_what_an_english_how_many_counts_takes_its_noun_senses():
+    """"How many nurses" counts 护士; CC-CEDICT's "to nurse" (护理, 哺乳, 看护) is a verb's sense and would match
+    every sentence about nursing care. A word that is not counted keeps every sense."""
+    from qa.glossary import english_terms
+    from qa.search.attributes import asked
+
+    nurses = asked("How many nurses does Shaoyang Central Hospital employ?", (), True).terms[0]
+    assert "护士" in nurses and "护理" not in nurses and "哺乳" not in nurses
+    assert "护理" in english_terms("nursing care nurse")[-1]  # not counted: the verb's senses too
+    beds = asked("How many intensive care beds are there?", (), True).terms
+    assert any("床位" in candidates for candidates in beds)

@@ -123,6 +123,18 @@ def _tagger():
     return tagger()
 
 
+def _counted_en(question: str) -> frozenset[str]:
+    """The words of what an English "how many" counts: those right after it, up to the next stop word (how many
+    intensive care beds does … -> intensive, care, beds)."""
+    m = re.search(r"\bhow\s+many\b(.*)", question, re.I)
+    counted: list[str] = []
+    for word in re.findall(r"[A-Za-z]+", m.group(1)) if m else ():
+        if word.lower() in _STOP_EN:
+            break
+        counted.append(word.lower())
+    return frozenset(counted)
+
+
 @lru_cache(maxsize=4096)
 def asked(question: str, names: tuple[str, ...] = (), cross_lingual: bool = False) -> Asked:
     """What ``question`` asks for; ``names`` are the entity surfaces it names (left out of the terms)."""
@@ -138,7 +150,7 @@ def asked(question: str, names: tuple[str, ...] = (), cross_lingual: bool = Fals
         for name in names:
             rest = rest.replace(name, " ")
         words = [w for w in re.findall(r"[A-Za-z]+", rest) if w.lower() not in _STOP_EN]
-        terms = english_terms(" ".join(words)) if words else ()
+        terms = english_terms(" ".join(words), _counted_en(rest)) if words else ()
     else:
         rest = text
         for name in sorted(names, key=len, reverse=True):
@@ -154,9 +166,26 @@ def _measure_group(measure: str) -> str:
     return next((g for g in _MEASURE_GROUPS if measure in g), measure)
 
 
+_HAN_NUMERAL = re.compile(r"[一二三四五六七八九十两百千万亿零〇]")
+
+
+@lru_cache(maxsize=65536)
+def _plain_numbers(folded: str) -> str:
+    """``folded`` with the set phrases that hold a numeral blanked (same length): 四位一体, 一心一意, 三番五次 count
+    nothing, though 四位 reads like four people. Set phrases are jieba's: its dictionary's idioms (i) and fixed
+    expressions (l)."""
+    if not _HAN_NUMERAL.search(folded):
+        return folded
+    plain = "".join("，" * len(w) if f[:1] in ("i", "l") and _HAN_NUMERAL.search(w) else w
+                    for w, f in _tagger().cut(folded))
+    return plain if len(plain) == len(folded) else folded
+
+
 def _counts_only(folded: str) -> str:
-    """``folded`` with its dates, times and lengths of time blanked (same length): what is left of its numbers
-    count something (2021年8月1日 or 3年来 answer no 多少; 4000人次 does)."""
+    """``folded`` with its dates, times and lengths of time blanked (same length), and the set phrases that hold a
+    numeral (:func:`_plain_numbers`): what is left of its numbers count something (2021年8月1日, 3年来 or
+    四位一体 answer no 多少; 4000人次 does)."""
+    folded = _plain_numbers(folded)
     for pattern in (_DATE, _DURATION):
         folded = pattern.sub(lambda m: "，" * len(m.group()), folded)
     return folded
@@ -207,7 +236,7 @@ def has_measure(measure: str | None, text: str) -> bool:
         return True
     # the general classifier: 几个 is answered by 8名, 33人 or 一院三区 alike
     unit = r"[\u4e00-\u9fff]" if measure == "个" else f"[{re.escape(_measure_group(measure))}]"
-    folded = folded_text(text)
+    folded = _plain_numbers(folded_text(text))
     return re.search(rf"(?:{_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*{unit}", folded) is not None
 
 
