@@ -143,6 +143,18 @@ def test_refuses_manifest_of_another_model(built, embedder, field, value):
     assert_rebuild_hint(exc)
 
 
+def test_an_index_whose_vectors_were_computed_another_way_loads_with_a_warning(built, embedder, caplog):
+    """The same model, another fingerprint (an onnx index of before 2026-12-06, embedded in batches): it still
+    answers, and the log says a rebuild makes its scores exact."""
+    path = built.resolve() / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["model_fingerprint"] = embedder.model_fingerprint + "-onnx"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="qa"):
+        assert load_index(built, embedder).passages
+    assert "qa build" in caplog.text and embedder.fingerprint in caplog.text
+
+
 def test_missing_index(tmp_path, embedder):
     with pytest.raises(IndexNotFound) as exc:
         load_index(tmp_path / "nothing-here", embedder)

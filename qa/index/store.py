@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -155,6 +156,12 @@ def check_model(manifest: dict[str, Any], embedder: Embedder, index_dir: Path) -
             f"but the service uses {embedder.name!r} (dim {embedder.dim}); "
             f"rebuild it with `qa build --index {index_dir}`"
         )
+    built_by = manifest.get("model_fingerprint")
+    if built_by and built_by != embedder.fingerprint:  # the same model, vectors computed another way
+        logging.getLogger("qa").warning(
+            "the index at %s was built with model fingerprint %s and this model's is %s (e.g. an onnx index built "
+            "before 2026-12-06, when passages were embedded in batches): scores differ slightly; `qa build` on the "
+            "same sources rebuilds it", index_dir, built_by, embedder.fingerprint)
 
 
 def store_config() -> dict[str, Any]:
