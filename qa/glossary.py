@@ -147,7 +147,7 @@ def _lemmas(word: str) -> list[str]:
     return out
 
 
-def _content_words(question: str) -> list[str]:
+def content_words(question: str) -> list[str]:
     """The lower-cased English words of ``question``, stop words left out."""
     return [w for w in _WORD.findall(unicodedata.normalize("NFKC", question).lower()) if w not in _STOP]
 
@@ -160,7 +160,7 @@ def english_terms(question: str, counted: frozenset[str] = frozenset()) -> tuple
     nurses" counts 护士, not 护理 (to nurse)."""
     glosses, nominal, names, *_ = reverse_dictionary()
     terms = []
-    for word in _content_words(question):
+    for word in content_words(question):
         senses = nominal if word in counted and any(nominal.get(lemma) for lemma in _lemmas(word)) else glosses
         found = [w for lemma in _lemmas(word) for w in senses.get(lemma, [])] + names.get(word, [])
         if found:
@@ -175,7 +175,7 @@ def chinese_keywords(question: str) -> tuple[str, ...]:
     glosses, _, names, *_ = reverse_dictionary()
     if not glosses:
         return ()
-    words = _content_words(question)
+    words = content_words(question)
     out: list[str] = []
     used = [False] * len(words)
     for size in (3, 2, 1):

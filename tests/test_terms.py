@@ -156,3 +156,16 @@ def test_what_an_english_how_many_counts_takes_its_noun_senses():
     assert "护理" in english_terms("nursing care nurse")[-1]  # not counted: the verb's senses too
     beds = asked("How many intensive care beds are there?", (), True).terms
     assert any("床位" in candidates for candidates in beds)
+
+
+def test_an_english_word_the_dictionary_cannot_render_still_counts_as_a_word():
+    """div and CSS have no CC-CEDICT rendering: the terms leave them out, the word count keeps them, so the
+    decision's words_rendered sees that the documents say one word of three."""
+    from qa.search.attributes import asked
+
+    junk = asked("How do I center a div in CSS?", (), True)
+    assert junk.words == 3 and len(junk.terms) == 1
+    beds = asked("How many beds does the hospital have?", (), True)
+    assert beds.words == len(beds.terms) == 1
+    chinese = asked("荆州二医接诊了多少发热患者？", ("荆州二医",), False)
+    assert chinese.words == len(chinese.terms)

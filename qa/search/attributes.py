@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..glossary import english_terms
+from ..glossary import content_words, english_terms
 from ..index.entities import SURNAMES
 from ..text import fold, squeeze
 from ..text import folded as folded_text  # squeeze(fold(...)), remembered
@@ -115,6 +115,7 @@ class Asked:
     kind: str | None
     measure: str | None
     terms: tuple[tuple[str, ...], ...]
+    words: int = 0  # the content words the terms came from (an English word the dictionary cannot render has none)
 
 
 def _tagger():
@@ -151,6 +152,7 @@ def asked(question: str, names: tuple[str, ...] = (), cross_lingual: bool = Fals
             rest = rest.replace(name, " ")
         words = [w for w in re.findall(r"[A-Za-z]+", rest) if w.lower() not in _STOP_EN]
         terms = english_terms(" ".join(words), _counted_en(rest)) if words else ()
+        n_words = len(content_words(" ".join(words)))
     else:
         rest = text
         for name in sorted(names, key=len, reverse=True):
@@ -159,7 +161,8 @@ def asked(question: str, names: tuple[str, ...] = (), cross_lingual: bool = Fals
                  if len(w) >= 2 and w not in _STOP_ZH and f[:1] in ("n", "v", "a", "j", "l", "i", "b")
                  and not re.fullmatch(r"[0-9a-z]+", w)]
         terms = tuple((w,) for w in dict.fromkeys(words))
-    return Asked(kind, measure, terms)
+        n_words = len(terms)
+    return Asked(kind, measure, terms, n_words)
 
 
 def _measure_group(measure: str) -> str:

@@ -48,6 +48,7 @@ FEATURES = (
     "measure_sent", "measure_pass", "terms_n", "terms_sent", "terms_pass", "terms_max3", "entity_named",
     "grounded_top", "grounded_share5", "unknown", "candidates", "near_sent", "near_pass", "all_terms_sent",
     "all_terms_pass", "z1", "z_max3", "z_gap", "terms_corpus", "asks_nothing", "role_asked", "role_named",
+    "words_rendered",
 )
 
 
@@ -121,6 +122,10 @@ def features(
         "asks_nothing": float(asks_nothing(question, asked, entity_named, retriever.corpus_has)),
         "role_asked": float(bool(roles)),
         "role_named": float(bool(roles) and bool(top) and any(names_role(r, passage_text) for r in roles)),
+        # the question's content words the documents say in some rendering: an English word the dictionary cannot
+        # render (div, CSS) counts as unsaid, where terms_corpus leaves it out
+        "words_rendered": (sum(1 for cands in asked.terms if any(retriever.corpus_has(c) for c in cands))
+                           / max(asked.words, len(asked.terms))) if asked.terms or asked.words else 1.0,
     }
 
 
