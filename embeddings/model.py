@@ -215,7 +215,9 @@ class SentenceTransformerEmbedder:
     def embed_passages(
         self, texts: Sequence[str], *, batch_size: int = 32, progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        """Encode passages in batches of similar length (less padding), in input order, on every core."""
+        """Encode passages in chunks of ``batch_size``, longest first, in input order, on every core (torch runs a
+        chunk as one batch of similar lengths, less padding; onnx runs each text alone, see
+        :meth:`OnnxSentenceModel.encode`), reporting ``progress`` per chunk."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         threads = self.passage_threads or cpu_count()

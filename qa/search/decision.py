@@ -79,6 +79,7 @@ def features(
     cross = retriever.cross_lingual(question)
     kind_code = KINDS.index(asked.kind) + 1 if asked.kind in KINDS else 0
     roles = asked_roles(asked, question)
+    said = sum(1 for cands in asked.terms if any(retriever.corpus_has(c) for c in cands))  # terms the documents say
     return {
         "dense1": dense[0],
         "dense_max3": max(dense[:3]),
@@ -117,15 +118,13 @@ def features(
         "z1": top.z if top else 0.0,
         "z_max3": max((h.z for h in pool[:3]), default=0.0),
         "z_gap": (pool[0].z - pool[1].z) if len(pool) > 1 else 0.0,
-        "terms_corpus": (sum(1 for cands in asked.terms if any(retriever.corpus_has(c) for c in cands))
-                         / len(asked.terms)) if asked.terms else 1.0,
+        "terms_corpus": said / len(asked.terms) if asked.terms else 1.0,
         "asks_nothing": float(asks_nothing(question, asked, entity_named, retriever.corpus_has)),
         "role_asked": float(bool(roles)),
         "role_named": float(bool(roles) and bool(top) and any(names_role(r, passage_text) for r in roles)),
         # the question's content words the documents say in some rendering: an English word the dictionary cannot
         # render (div, CSS) counts as unsaid, where terms_corpus leaves it out
-        "words_rendered": (sum(1 for cands in asked.terms if any(retriever.corpus_has(c) for c in cands))
-                           / max(asked.words, len(asked.terms))) if asked.terms or asked.words else 1.0,
+        "words_rendered": said / max(asked.words, len(asked.terms)) if asked.terms or asked.words else 1.0,
     }
 
 
