@@ -87,6 +87,26 @@ def test_a_date_is_not_a_count():
     assert answer_near_terms(fever, "累计接诊发热患者近4000人次") == 1.0
 
 
+def test_a_date_or_an_age_is_asked_in_its_unit():
+    """哪个月 asks what 几月 asks (a month: 2020年 alone does not answer it), 哪天 what 几号 asks (日 and 号 are one
+    group), 多大年纪 what 几岁 asks; an English "what month" / "which day" / "in what year" alike. 什么时候 leaves
+    the unit open."""
+    from qa.search.attributes import asked, has_measure
+
+    for question, unit in (("防治卒中中心具体哪个月挂的牌？", "月"), ("几月挂的牌？", "月"), ("医院哪天清零的？", "日"),
+                           ("医院几号清零的？", "号"), ("医院是哪一年成立的？", "年"), ("罗永波多大年纪？", "岁"),
+                           ("他今年几岁？", "岁"), ("什么时候挂的牌？", None)):
+        assert asked(question).measure == unit, question
+    for question, unit in (("In what month was the centre certified?", "月"), ("On what day did it open?", "日"),
+                           ("Which year was it founded?", "年"), ("When was it founded?", None)):
+        assert asked(question, cross_lingual=True).measure == unit, question
+    year_only = "2020年，防治卒中中心顺利通过验收并挂牌"
+    assert has_measure("年", year_only) and not has_measure("月", year_only) and not has_measure("日", year_only)
+    assert has_measure("月", "2023年5月直线加速器投入使用") and has_measure("日", "2020年12月9日，新建发热门诊")
+    assert has_measure("日", "3月16号") and has_measure("岁", "患者今年56岁")
+    assert not has_measure("岁", "主治医师罗永波")
+
+
 def test_a_numeral_inside_a_set_phrase_is_not_a_count():
     """四位一体 reads like "four people" (位 counts people), but jieba's dictionary knows it as a fixed expression;
     an idiom's numerals (一心一意) count nothing either. The same numeral outside one still counts."""

@@ -58,13 +58,28 @@ _KINDS_EN: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("number", re.compile(r"\bhow (?:many|much|old|far|large|big|high)\b|\bwhat (?:percentage|proportion|number|"
                           r"share|rate|rank|ratio)\b|\bwhat is the (?:number|rate|percentage)\b", re.I)),
 )
+# The unit a date or an age is asked in, when the interrogative says it (哪个月 as 几月, 哪天 as 几号, 多大年纪 as
+# 几岁): general question grammar; a year alone does not answer 哪个月.
+_GRAIN_ZH: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("月", re.compile(r"哪一?个?月|几月|什么月份")),
+    ("日", re.compile(r"哪一?天|哪一?日|几号|几日|(?:什么|哪个)日子|具体日期")),
+    ("年", re.compile(r"哪一?年|何年|年份")),
+    ("岁", re.compile(r"多大年纪|多大岁数|几岁|多少岁|年龄|多大了")),
+)
+_GRAIN_EN: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("月", re.compile(r"\b(?:what|which) month\b|\bin what month\b", re.I)),
+    ("日", re.compile(r"\b(?:what|which) (?:day|date)\b|\bon what (?:day|date)\b", re.I)),
+    ("年", re.compile(r"\b(?:what|which) year\b|\bin what year\b", re.I)),
+    ("岁", re.compile(r"\bhow old (?:is|was|were|are) (?:he|she|mr|ms|dr|doctor)\b|\b(?:at )?what age\b", re.I)),
+)
 # Measure words, grouped where Chinese uses them for the same count (8名 / 8人 / 8位).
 _MEASURE_GROUPS = ("名人位", "个家所", "次人次", "台套", "张床", "例", "项", "场", "期", "种", "条", "篇", "倍", "元钱",
-                   "层", "分", "天日", "年", "月")
-_MEASURE_AFTER = re.compile(r"(?:多少|几)(个|名|张|台|次|例|项|场|期|位|家|所|种|人|条|篇|倍|元|层|天|日|年|月|钱)")
+                   "层", "分", "天日号", "年", "月", "岁")
+_MEASURE_AFTER = re.compile(r"(?:多少|几)(个|名|张|台|次|例|项|场|期|位|家|所|种|人|条|篇|倍|元|层|天|日|号|年|月|钱|"
+                            r"岁)")
 _NUMERAL = r"[0-9０-９]+(?:[.．][0-9]+)?|[一二三四五六七八九十两百千万亿零〇]+"
 _NUMBER = re.compile(rf"(?:{_NUMERAL})\s*(?:余|多|几|万|亿|千|百)?\s*"
-                     rf"[个名张台次例项场期位家所种人条篇倍元层分天日年月万亿%％]"
+                     rf"[个名张台次例项场期位家所种人条篇倍元层分天日年月岁万亿%％]"
                      rf"|[0-9０-９]+(?:[.．][0-9]+)?\s*[%％]|百分之|[0-9０-９]{{2,}}")
 _DATE = re.compile(r"[0-9０-９]{4}\s*年|[0-9０-９]{1,2}\s*月|[0-9０-９]{1,2}\s*[日号]|[一二三四五六七八九十]+月|"
                    r"今年|去年|前年|明年|上半年|下半年|年初|年底|年末|春节|除夕|元旦|当天|次日|[0-9]{1,2}[时点]")
@@ -146,6 +161,10 @@ def asked(question: str, names: tuple[str, ...] = (), cross_lingual: bool = Fals
     if not cross_lingual:
         m = _MEASURE_AFTER.search(text)
         measure = m.group(1) if m else None
+    if measure is None:
+        # the unit a when- or how-old question wants: 哪个月 asks what 几月 asks (a month, not only a year)
+        grains = _GRAIN_EN if cross_lingual else _GRAIN_ZH
+        measure = next((unit for unit, pattern in grains if pattern.search(text)), None)
     if cross_lingual:
         rest = question
         for name in names:
