@@ -278,3 +278,16 @@ def test_words_that_contain_a_pronoun_are_not_one(retriever, follow_up):
     understood = resolve(retriever, follow_up, [Turn("荆州一医2021年拿到了哪些科研项目？")])
     assert follow_up.rstrip("？") in understood.question and understood.question.startswith("荆州一医")
     assert understood.how != "pronoun"
+
+
+def test_that_year_is_the_year_the_conversation_named(retriever):
+    """"that year" / 那年 is the year an earlier question named (dev3's cv3-050: without it the visits of 2021
+    were not in the top 5), else one the answer shown named; with no year said it stays as written."""
+    history = [Turn("2021年荆州一医收获的集体荣誉有多少项？"), Turn("Which ones, for example?")]
+    understood = resolve(retriever, "And how did its outpatient and emergency visits change that year?", history)
+    assert understood.question == "And how did 荆州一医 outpatient and emergency visits change in 2021?"
+    understood = resolve(retriever, "荆州二医那年接诊了多少发热患者？", history[:1])
+    assert understood.question == "荆州二医2021年接诊了多少发热患者？" and understood.drew_on == 0
+    answered = [Turn("荆州二医什么时候开始收治新冠肺炎患者？", "自2020年1月29日开始收治新冠肺炎患者")]
+    assert "2020年" in resolve(retriever, "那一年门诊接诊了多少人？", answered).question
+    assert "那年" in resolve(retriever, "那年门诊量是多少？", [Turn("荆州一医的门诊量是多少？")]).question

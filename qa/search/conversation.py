@@ -22,6 +22,8 @@ question, and each earlier turn is resolved again from the ones before it (strin
   says little of its own (at most one attribute word), the previous question's attribute words too.
 * **shift** — a question that names its own subject, or asks which hospital (``哪家医院…``), is searched as
   it is.
+* **that year** — ``那年 / 那一年 / 同年 / 当年 / that year / the same year``, in any of the above, becomes the
+  year the latest earlier question (else answer shown) named.
 
 The entity a conversation is about is the subject named by the latest turn that names one, or, when the
 latest question named none ("哪家医院建了遗传与生殖实验室？"), the subject of the document its answer came from.
@@ -119,6 +121,38 @@ def _owns_a_part(after: str, zh: bool) -> bool:
     return re.match(rf"\s+(?:[\w-]+\s+){{0,3}}?(?:{_UNIT_HEADS_EN})s?\b", after, re.I) is not None
 
 
+# "that year": the year the conversation last named (那年 / 那一年 / 同年 / 当年 / in that year / the same year)
+_THAT_YEAR_ZH = re.compile(r"那一?年|同一?年|当年|这一年")
+_THAT_YEAR_EN = re.compile(r"\b(?:in\s+)?(?:that|the\s+same)\s+year\b", re.I)
+_YEAR = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")
+
+
+def _dated(understood: Understood, states: list) -> Understood:
+    """``understood`` with a "that year" written as the year the conversation last named: in the latest earlier
+    question that names one, else in the latest answer shown that does (2021年荆州一医… then "And how did its
+    visits change that year?"). Unchanged when no earlier turn names a year."""
+    text = understood.question
+    anaphor = _THAT_YEAR_EN.search(text)
+    zh = anaphor is None
+    anaphor = anaphor or _THAT_YEAR_ZH.search(text)
+    if anaphor is None or not states:
+        return understood
+    for position in range(len(states) - 1, -1, -1):
+        said = _YEAR.search(states[position][0].question)
+        if said is not None:
+            break
+    else:
+        for position in range(len(states) - 1, -1, -1):
+            said = _YEAR.search(states[position][3] or "")
+            if said is not None:
+                break
+        else:
+            return understood
+    year = f"{said.group(1)}年" if zh else f"in {said.group(1)}"
+    drew_on = understood.drew_on if understood.drew_on is not None else position
+    return replace(understood, question=text[: anaphor.start()] + year + text[anaphor.end():], drew_on=drew_on)
+
+
 def _bare(text: str) -> str:
     return re.sub(r"[\s？?！!。，,、：:；;“”\"'‘’（）()]", "", text)
 
@@ -185,6 +219,10 @@ class Resolver:
             states.append((understood, topic, dict(surfaces), turn.answer))
         return self._one(question, states, topic, surfaces, len(history))
 
+    def _one(self, question: str, states: list, topic: str | None, surfaces: dict[str, str],
+             position: int) -> Understood:
+        return _dated(self._resolved(question, states, topic, surfaces, position), states)
+
     # ---------------------------------------------------------------- one question
 
     def _surface(self, eid: str, zh: bool, surfaces: dict[str, str]) -> str:
@@ -200,8 +238,8 @@ class Resolver:
                 return english
         return entity.short_name
 
-    def _one(self, question: str, states: list, topic: str | None, surfaces: dict[str, str],
-             position: int) -> Understood:
+    def _resolved(self, question: str, states: list, topic: str | None, surfaces: dict[str, str],
+                  position: int) -> Understood:
         if not states:
             return Understood(question)
         prev = states[-1][0].question
