@@ -258,9 +258,26 @@ def collect_benchmark(name: str, corpus_path: Path, query_paths: list[Path], spl
     return out
 
 
+def code_stamp(*models: str) -> str:
+    """What cached rows depend on besides the public files: the code of ``qa`` and ``bench``, our development
+    files, and the shipped ``models`` named (``sentence``, ``reader``). Rows collected under another stamp are
+    collected again (a rule tried and reverted once left rows of the reverted code in the cache, ready to train
+    the next model)."""
+    digest = hashlib.sha256()
+    files = sorted((ROOT / "qa").rglob("*.py")) + sorted((ROOT / "bench").glob("*.py"))
+    for model in models:
+        files += sorted((ROOT / "qa" / "search" / "models").glob(f"{model}*"))
+    files += sorted(DATA.glob("*.dev*.jsonl")) + [DATA / "junk.txt"]
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def collect(settings: Settings, refresh: bool = False) -> list[dict]:
-    """Every labelled row, cached per group in .cache/decision/rows-<group>.jsonl (``refresh`` recomputes)."""
+    """Every labelled row, cached per group in .cache/decision/rows-<group>.jsonl with the :func:`code_stamp` it
+    was collected under (``refresh``, or another stamp, recomputes)."""
     work = settings.cache_dir / "decision"
+    stamp = code_stamp("sentence", "reader")
     embedder = vectors = junk = None
     rows: list[dict] = []
     started = time.time()
@@ -272,9 +289,13 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
     }
     for group in GROUPS:
         path = work / f"rows-{group}.jsonl"
-        if path.is_file() and not refresh:
+        stamp_path = path.with_suffix(".stamp")
+        current = stamp_path.is_file() and stamp_path.read_text().strip() == stamp
+        if path.is_file() and not refresh and current:
             rows += read_jsonl(path)
             continue
+        if path.is_file() and not refresh:
+            print(f"{group}: the cached rows were collected by other code; collecting again", file=sys.stderr)
         if embedder is None:
             embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend)
             vectors = QueryVectors(embedder, work)
@@ -291,6 +312,7 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
         with path.open("w", encoding="utf-8") as fh:
             for row in part:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        stamp_path.write_text(stamp + "\n")
         rows += part
     return rows
 
