@@ -132,3 +132,10 @@ def test_round_trip(tmp_path, seeds):
     again = EntityTable.load(tmp_path)
     assert [e.name for e in again.entities] == [e.name for e in table.entities]
     assert again.main == table.main and again.passages == table.passages
+
+
+@pytest.mark.parametrize("question", ["邵阳市中心医院承担哪些县市医院的结对指导？", "省市医院派了多少专家？"])
+def test_hospitals_of_two_levels_are_no_name(seeds, question):
+    """县市医院 (county and city hospitals) names no hospital: it is not an unknown one."""
+    _, finder, _ = seeds
+    assert not finder.find(question).unknown

@@ -68,6 +68,27 @@ def test_a_name_inside_a_common_word_is_not_meant():
     assert unknown("十堰市中西医结合医院有多少名新护士？", documents) == ["护士"]  # 护士 is not in these
 
 
+def test_a_place_name_that_starts_inside_a_word_is_not_meant():
+    """长治 (a city) in 擅长治疗 and 道里 (a district) in 报道里 start inside a word: no place is named there."""
+    assert unknown("区二院泌尿外科擅长治疗哪些疾病？") == []
+    assert unknown("区二院那篇报道里，今年的医师节是第几个？") == []
+    assert unknown("荆州一医的医生去长治交流了吗？") == ["长治"]
+
+
+def test_an_occupation_is_not_a_post():
+    """哪位医生 / 哪位专家 asks for a person, which any doctor named answers (主任医师罗永波); 院长是谁 asks for the
+    holder of a post, which its passage must name."""
+    from qa.search.attributes import Asked, asked_roles
+
+    def who(question: str, term: str) -> tuple[str, ...]:
+        return asked_roles(Asked("person", None, ((term,),)), question)
+
+    assert who("区二院是哪位医生第一时间接诊了那名脑梗患者？", "医生") == ()
+    assert who("荆州二医哪位专家入选了荆楚名医工作室？", "专家") == ()
+    assert who("荆州一医的院长是谁？", "院长") == ("院长",)
+    assert who("急诊科主任是谁？", "急诊科主任") == ("主任",)
+
+
 def test_the_general_classifier_takes_any_count():
     from qa.search.attributes import has_measure
 

@@ -239,6 +239,8 @@ def org_mentions(tokens: Sequence[tuple[str, str]]) -> list[str]:
         core = name[1:] if name[0] in ADMIN else name
         if core.startswith("级") or len(name) < 3:  # 市级医院, 三级医院: a rank, not a name
             continue
+        if core[:1] in ADMIN:  # 县市医院, 省市医院: hospitals of two levels, no name
+            continue
         if name[0] in ADMIN and len(core) >= 3:
             named = True
         if named:

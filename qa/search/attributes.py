@@ -24,6 +24,10 @@ from ..text import folded as folded_text  # squeeze(fold(...)), remembered
 ROLE_WORDS = ("院长|主任|书记|医生|医师|护士长|护士|教授|专家|局长|区长|市长|主席|科长|处长|队长|组长|部长|负责人|"
               "带头人|董事长|经理|所长|站长|校长")
 
+# Of those, the occupations: many people hold one, so 哪位医生 / 哪位专家 asks for a person (an answer type), not
+# for the holder of a post its passage must name (主任医师罗永波 answers 哪位医生; 学科带头人汪建成 哪位专家).
+OCCUPATIONS = frozenset({"医生", "医师", "护士", "教授", "专家"})
+
 # The answer types, in the order the models read them as a category (qa.search.sentences, qa.search.decision).
 KINDS = ("number", "date", "duration", "person", "place", "org", "title")
 _WORKS = r"(?:歌|歌曲|小品|节目|舞蹈|诗|诗歌|书|电影|剧|话剧|党课|课|作品|文章|口号|标语|院训|院歌|称号)"
@@ -325,9 +329,10 @@ _WHO_AFTER = r"(?:是|为|叫)?(?:谁|哪一?位|何人|什么人|什么名字|�
 
 
 def asked_roles(what: Asked, question: str | None = None) -> tuple[str, ...]:
-    """The roles a "who" question asks about (主任 in 胸外科主任是谁; for an English question every role its word
-    renders: director -> 主任, 院长, 局长 …). Given a Chinese ``question``, only a role its interrogative stands
-    beside: 区领导 is asked for in 医师节活动哪位区领导参加了, not 医师."""
+    """The posts a "who" question asks about (主任 in 胸外科主任是谁; for an English question every post its word
+    renders: director -> 主任, 院长, 局长 …), never an occupation (:data:`OCCUPATIONS`). Given a Chinese
+    ``question``, only a role its interrogative stands beside: 区领导 is asked for in 医师节活动哪位区领导参加了,
+    not 医师."""
     if what.kind != "person":
         return ()
     folded = folded_text(question) if question and _is_zh(question) else None
@@ -336,6 +341,8 @@ def asked_roles(what: Asked, question: str | None = None) -> tuple[str, ...]:
         for c in candidates:
             # a role the term ends in (党委书记, 急诊科主任), not one inside another word (医师节: a day)
             m = _ROLE.fullmatch(c) or (len(candidates) == 1 and _ROLE_AT_END.search(c))
+            if m and m.group() in OCCUPATIONS:  # 哪位医生 / which doctor: any doctor named answers, not a post's holder
+                continue
             if m and (folded is None or re.search(
                     rf"{_WHO_BEFORE}[\u4e00-\u9fff]{{0,4}}{re.escape(c)}|{re.escape(c)}的?{_WHO_AFTER}", folded)):
                 roles.append(m.group())

@@ -154,9 +154,15 @@ def _meant_names(question: str) -> list[str]:
         return []
     text = squeeze(fold(question))
     inside = _inside_common_words(question)
+    starts, at = set(), 0  # where jieba's words start: a name that starts inside a word is not written there
+    for word, _ in _pos_tokens(text):
+        starts.add(at)
+        at += len(word)
     out = []
     for name in names:
         start = text.find(name)
+        if start not in starts:  # 道里 in 报道里, 长治 in 擅长治疗
+            continue
         if not any(a <= start and start + len(name) <= b and (b - a) > len(name) for a, b in inside):
             out.append(name)
     return out
