@@ -18,7 +18,10 @@ the groups it was trained on (answered >= the target share of their answerable q
 the group left out. The shipped model is trained on every group. The held-out files
 (bench/data/*.heldout.*) are never read here: ``qa eval`` measures the shipped model on them (README).
 ``conversations.dev4.jsonl`` is collected and measured but never trained on (``UNTRAINED``): a fresh set of
-our own conversations, in the LOGO report with its group and printed for the shipped model.
+our own conversations, in the LOGO report with its group and printed for the shipped model. Each group's
+report also gives its refusals where the model answers 90% / 95% of that source's answerable questions
+(``at_matched_answered_share``, :func:`matched`): compare two recipes there, not at the one threshold each
+retrain moves. The rows are cached under a stamp of the code that collects them (:func:`code_stamp`).
 
 Two models are written: ``decision.json``, over these features and the reader's (qa/search/reader.py: the
 rows must be collected with the shipped reader), and ``decision-plain.json`` without the reader's, for a
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import random
@@ -258,13 +262,16 @@ def collect_benchmark(name: str, corpus_path: Path, query_paths: list[Path], spl
     return out
 
 
-def code_stamp(*models: str) -> str:
-    """What cached rows depend on besides the public files: the code of ``qa`` and ``bench``, our development
+def code_stamp(*models: str, collectors: tuple = ()) -> str:
+    """What cached rows depend on besides the public files: the code of ``qa``, the functions that collect
+    them (``collectors``: their source, so a change to a report does not cost a collection), our development
     files, and the shipped ``models`` named (``sentence``, ``reader``). Rows collected under another stamp are
     collected again (a rule tried and reverted once left rows of the reverted code in the cache, ready to train
     the next model)."""
     digest = hashlib.sha256()
-    files = sorted((ROOT / "qa").rglob("*.py")) + sorted((ROOT / "bench").glob("*.py"))
+    for function in collectors:
+        digest.update(inspect.getsource(function).encode())
+    files = sorted((ROOT / "qa").rglob("*.py")) + [ROOT / "bench" / "_common.py"]
     for model in models:
         files += sorted((ROOT / "qa" / "search" / "models").glob(f"{model}*"))
     files += sorted(DATA.glob("*.dev*.jsonl")) + [DATA / "junk.txt"]
@@ -277,7 +284,8 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
     """Every labelled row, cached per group in .cache/decision/rows-<group>.jsonl with the :func:`code_stamp` it
     was collected under (``refresh``, or another stamp, recomputes)."""
     work = settings.cache_dir / "decision"
-    stamp = code_stamp("sentence", "reader")
+    stamp = code_stamp("sentence", "reader", collectors=(
+        QueryVectors, _index, _row, _rows_for, _swaps, collect_seeds, collect_conversations, collect_benchmark))
     embedder = vectors = junk = None
     rows: list[dict] = []
     started = time.time()
@@ -442,6 +450,35 @@ def measure(model: Fitted, rows: list[dict]) -> dict:
     return out
 
 
+MATCHED_SHARES = (0.90, 0.95)
+
+
+def matched(model: Fitted, rows: list[dict], shares: tuple[float, ...] = MATCHED_SHARES) -> dict:
+    """The plain model's refusals of each kind of negative where it answers ``shares`` of each source's
+    answerable questions (its threshold set on that source's own positives): a recipe compared with another
+    along the whole trade-off, not at one threshold that a retrain moves (the rules still refuse outright)."""
+    plain, _ = model.scores(rows)
+    score = np.where([refused_outright(r) for r in rows], -1.0, plain)
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        by_source[r["source"]].append(i)
+    out: dict = {}
+    for source, idx in sorted(by_source.items()):
+        positives = np.sort(score[[i for i in idx if rows[i]["kind"] == "positive"]])
+        if not len(positives):
+            continue
+        out[source] = {}
+        for share in shares:
+            cut = max(float(positives[min(len(positives) - 1, int(round((1 - share) * len(positives))))]), 0.0)
+            at = {"answered": round(float(np.mean(positives >= cut)), 4)}
+            for kind in ("near-miss", "unanswerable", "swap", "off-topic", "junk"):
+                negatives = [i for i in idx if rows[i]["kind"] == kind and rows[i]["label"] is not None]
+                if negatives:
+                    at[f"refused_{kind}"] = round(float(np.mean(score[negatives] < cut)), 4)
+            out[source][f"{share:.0%}"] = at
+    return out
+
+
 def leave_one_out(rows: list[dict], with_reader: bool = False) -> dict:
     report = {}
     for group in GROUPS:
@@ -452,6 +489,8 @@ def leave_one_out(rows: list[dict], with_reader: bool = False) -> dict:
         model = fit(train_rows, with_reader)
         thresholds = {"threshold": model.plain_threshold if model.threshold is None else model.threshold}
         report[group] = {**thresholds, **measure(model, test_rows)}
+        if not with_reader:
+            report[group]["at_matched_answered_share"] = matched(model, test_rows)
     return report
 
 

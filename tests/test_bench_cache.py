@@ -10,6 +10,7 @@ def test_the_code_stamp_follows_the_code_and_the_named_models(tmp_path, monkeypa
     (tmp_path / "qa" / "search" / "models").mkdir(parents=True)
     (tmp_path / "bench" / "data").mkdir(parents=True)
     (tmp_path / "qa" / "rule.py").write_text("RULE = 1\n")
+    (tmp_path / "bench" / "_common.py").write_text("")
     (tmp_path / "bench" / "data" / "junk.txt").write_text("x\n")
     (tmp_path / "qa" / "search" / "models" / "sentence.json").write_text("{}")
     monkeypatch.setattr(decision, "ROOT", tmp_path)
@@ -22,3 +23,11 @@ def test_the_code_stamp_follows_the_code_and_the_named_models(tmp_path, monkeypa
     assert decision.code_stamp("sentence") == first  # the same code again: the cached rows are good again
     (tmp_path / "qa" / "search" / "models" / "sentence.json").write_text('{"trees": 1}')
     assert decision.code_stamp("sentence") != first
+
+
+def test_the_code_stamp_follows_the_collecting_functions():
+    def collect_a(): return 1  # noqa: E704
+    def collect_b(): return 2  # noqa: E704
+
+    assert decision.code_stamp(collectors=(collect_a,)) != decision.code_stamp(collectors=(collect_b,))
+    assert decision.code_stamp(collectors=(collect_a,)) == decision.code_stamp(collectors=(collect_a,))
