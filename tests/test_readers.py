@@ -294,6 +294,55 @@ def test_bytes_spelling_js_inside_a_stream_are_not_a_script(seed_pdf, tmp_path):
     assert "红旗漫卷绘新篇" in doc.text
 
 
+def _objstm_pdf(script: bool) -> bytes:
+    """A one-page PDF 1.5 whose objects are packed in a compressed object stream (no /JS in its bytes outside
+    streams); with ``script``, its page has an open action running JavaScript."""
+    import zlib
+
+    packed = {2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+              3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200]"
+                 + (b" /AA << /O 5 0 R >>" if script else b"") + b" >>"}
+    if script:
+        packed[5] = b"<< /S /JavaScript /JS (app.alert(1);) >>"
+    header, body = [], b""
+    for number, obj in packed.items():
+        header.append(f"{number} {len(body)}".encode())
+        body += obj + b"\n"
+    head = b" ".join(header) + b"\n"
+    data = zlib.compress(head + body)
+    out = b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n"
+    offsets = {1: len(out)}
+    out += b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    offsets[6] = len(out)
+    out += (f"6 0 obj\n<< /Type /ObjStm /N {len(packed)} /First {len(head)} /Filter /FlateDecode "
+            f"/Length {len(data)} >>\nstream\n").encode() + data + b"\nendstream\nendobj\n"
+    offsets[7] = len(out)
+    index = {number: i for i, number in enumerate(packed)}
+    rows = [b"\x00\x00\x00\xff\xff"]
+    for number in range(1, 8):
+        if number in offsets:
+            rows.append(b"\x01" + offsets[number].to_bytes(2, "big") + b"\x00\x00")
+        elif number in packed:
+            rows.append(b"\x02" + (6).to_bytes(2, "big") + index[number].to_bytes(2, "big"))
+        else:
+            rows.append(bytes(5))
+    xref = b"".join(rows)
+    out += (f"7 0 obj\n<< /Type /XRef /Size 8 /W [1 2 2] /Root 1 0 R /Length {len(xref)} >>\nstream\n").encode()
+    return out + xref + f"\nendstream\nendobj\nstartxref\n{offsets[7]}\n%%EOF\n".encode()
+
+
+def test_javascript_packed_in_an_object_stream_is_found(tmp_path):
+    """The byte scan skips stream bodies, so a script packed in a compressed object stream is found by decoding
+    the object streams: a page's open action here, which neither the catalog checks nor PDFium's document-level
+    count see."""
+    scripted, plain = tmp_path / "scripted.pdf", tmp_path / "plain.pdf"
+    scripted.write_bytes(_objstm_pdf(script=True))
+    plain.write_bytes(_objstm_pdf(script=False))
+    assert b"/JS" not in re.sub(rb"stream\r?\n.*?endstream", b"", scripted.read_bytes(), flags=re.S)
+    assert "JavaScript" in skip_reason(scripted).reason
+    assert "JavaScript" not in skip_reason(plain).reason  # the same file without it: only no text to read
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_owner_password_only_pdf_is_read(seed_pdf, tmp_path):
