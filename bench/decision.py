@@ -280,6 +280,17 @@ def code_stamp(*models: str, collectors: tuple = ()) -> str:
     return digest.hexdigest()[:16]
 
 
+def stamped(path: Path, stamp: str) -> bool:
+    """Whether the cache file ``path`` exists and was written under ``stamp`` (its ``.stamp`` beside it)."""
+    mark = path.with_suffix(".stamp")
+    return path.is_file() and mark.is_file() and mark.read_text().strip() == stamp
+
+
+def mark(path: Path, stamp: str) -> None:
+    """Record that the cache file ``path`` was just written under ``stamp``."""
+    path.with_suffix(".stamp").write_text(stamp + "\n")
+
+
 def collect(settings: Settings, refresh: bool = False) -> list[dict]:
     """Every labelled row, cached per group in .cache/decision/rows-<group>.jsonl with the :func:`code_stamp` it
     was collected under (``refresh``, or another stamp, recomputes)."""
@@ -297,9 +308,7 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
     }
     for group in GROUPS:
         path = work / f"rows-{group}.jsonl"
-        stamp_path = path.with_suffix(".stamp")
-        current = stamp_path.is_file() and stamp_path.read_text().strip() == stamp
-        if path.is_file() and not refresh and current:
+        if not refresh and stamped(path, stamp):
             rows += read_jsonl(path)
             continue
         if path.is_file() and not refresh:
@@ -320,7 +329,7 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
         with path.open("w", encoding="utf-8") as fh:
             for row in part:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        stamp_path.write_text(stamp + "\n")
+        mark(path, stamp)
         rows += part
     return rows
 
@@ -467,14 +476,14 @@ def matched(model: Fitted, rows: list[dict], shares: tuple[float, ...] = MATCHED
         positives = np.sort(score[[i for i in idx if rows[i]["kind"] == "positive"]])
         if not len(positives):
             continue
+        negatives = {kind: score[[i for i in idx if rows[i]["kind"] == kind and rows[i]["label"] is not None]]
+                     for kind in ("near-miss", "unanswerable", "swap", "off-topic", "junk")}
         out[source] = {}
         for share in shares:
             cut = max(float(positives[min(len(positives) - 1, int(round((1 - share) * len(positives))))]), 0.0)
             at = {"answered": round(float(np.mean(positives >= cut)), 4)}
-            for kind in ("near-miss", "unanswerable", "swap", "off-topic", "junk"):
-                negatives = [i for i in idx if rows[i]["kind"] == kind and rows[i]["label"] is not None]
-                if negatives:
-                    at[f"refused_{kind}"] = round(float(np.mean(score[negatives] < cut)), 4)
+            at.update({f"refused_{kind}": round(float(np.mean(neg < cut)), 4)
+                       for kind, neg in negatives.items() if len(neg)})
             out[source][f"{share:.0%}"] = at
     return out
 

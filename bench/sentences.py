@@ -27,7 +27,7 @@ from qa.search.sentences import FEATURES, MODEL_DIR, SENTENCE_FILE, candidates, 
 from qa.settings import Settings
 
 from ._common import EVAL, SEED_QA, SEEDS
-from .decision import SEED_DEV, QueryVectors, _index, code_stamp
+from .decision import SEED_DEV, QueryVectors, _index, code_stamp, mark, stamped
 
 PARAMS = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [1], "learning_rate": 0.05, "num_leaves": 15,
           "min_data_in_leaf": 30, "feature_fraction": 0.9, "lambda_l2": 1.0, "verbose": -1, "seed": 7,
@@ -54,8 +54,8 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
     """Every question's candidates, cached in .cache/decision/sentences.jsonl with the code stamp it was
     collected under (``refresh``, or other code, recomputes)."""
     path = settings.cache_dir / "decision" / "sentences.jsonl"
-    stamp_path, stamp = path.with_suffix(".stamp"), code_stamp("reader", collectors=(QueryVectors, _index, _collect))
-    if path.is_file() and not refresh and stamp_path.is_file() and stamp_path.read_text().strip() == stamp:
+    stamp = code_stamp("reader", collectors=(QueryVectors, _index, _collect))
+    if not refresh and stamped(path, stamp):
         return read_jsonl(path)
     embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend)
     vectors = QueryVectors(embedder, settings.cache_dir / "decision")
@@ -80,7 +80,7 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row) + "\n")
-    stamp_path.write_text(stamp + "\n")
+    mark(path, stamp)
     return rows
 
 

@@ -137,17 +137,12 @@ def _dated(understood: Understood, states: list) -> Understood:
     anaphor = anaphor or _THAT_YEAR_ZH.search(text)
     if anaphor is None or not states:
         return understood
-    for position in range(len(states) - 1, -1, -1):
-        said = _YEAR.search(states[position][0].question)
-        if said is not None:
-            break
-    else:
-        for position in range(len(states) - 1, -1, -1):
-            said = _YEAR.search(states[position][3] or "")
-            if said is not None:
-                break
-        else:
-            return understood
+    latest_first = range(len(states) - 1, -1, -1)
+    texts = [(i, states[i][0].question) for i in latest_first] + [(i, states[i][3] or "") for i in latest_first]
+    found = next(((i, m) for i, earlier in texts if (m := _YEAR.search(earlier))), None)
+    if found is None:
+        return understood
+    position, said = found
     year = f"{said.group(1)}年" if zh else f"in {said.group(1)}"
     drew_on = understood.drew_on if understood.drew_on is not None else position
     return replace(understood, question=text[: anaphor.start()] + year + text[anaphor.end():], drew_on=drew_on)
