@@ -291,3 +291,31 @@ def test_that_year_is_the_year_the_conversation_named(retriever):
     answered = [Turn("荆州二医什么时候开始收治新冠肺炎患者？", "自2020年1月29日开始收治新冠肺炎患者")]
     assert "2020年" in resolve(retriever, "那一年门诊接诊了多少人？", answered).question
     assert "那年" in resolve(retriever, "那年门诊量是多少？", [Turn("荆州一医的门诊量是多少？")]).question
+
+
+def test_this_department_is_the_unit_the_conversation_named(retriever):
+    """这个科 / 该中心 is the unit of that kind an earlier question or answer named (泌尿外科 in the answer about
+    the surgeon), not the hospital and not the previous question's attribute words (dev5's cv5-011)."""
+    history = [Turn("给区二院那个鹿角型结石病人做手术的是哪位医生？", "区二院泌尿外科副主任朱西为患者实施了手术"),
+               Turn("他当时用的是局麻还是全麻？")]
+    understood = resolve(retriever, "这个科都擅长看哪些病？", history)
+    assert understood.question == "区二院泌尿外科都擅长看哪些病？" and understood.how == "pronoun"
+    # 他 two turns after the answer that named him (the turn between was refused: no answer shown)
+    assert resolve(retriever, "他是在哪读的医？", history).question == "区二院朱西是在哪读的医？"
+    # no unit of that kind named: read as before, the hospital in front
+    assert "这个中心" in resolve(retriever, "这个中心有多少人？", history[:1]).question
+
+
+def test_a_place_standing_for_its_hospital_in_a_shift_is_written_as_the_hospital(retriever):
+    """邵阳那家有ECMO吗？ names the hospital by its place: searched as 邵阳市中心医院 (dev5's cv5-003: rank 6 as
+    typed, 1 as rewritten); Shaoyang's (a possessive) names the place in English too."""
+    history = [Turn("区二院的直线加速器是哪年投用的？")]
+    understood = resolve(retriever, "邵阳那家有ECMO吗？", history)
+    assert understood.question == "邵阳市中心医院有ECMO吗？" and understood.how == "shift"
+    assert retriever.mentions("And who is Shaoyang's Party secretary?").entities
+
+
+def test_it_after_a_campus_is_the_campus(retriever):
+    """它 after a question about a part of the hospital followed by an adverb (关沮院区现在…) is that part."""
+    understood = resolve(retriever, "它是按什么模式建的？", [Turn("荆州一医关沮院区现在是什么定位？")])
+    assert understood.question == "荆州一医关沮院区是按什么模式建的？"

@@ -64,7 +64,8 @@ _FRAGMENT_EN = re.compile(
 _UNIT_HEADS_ZH = ("中心|科|室|院区|病区|病房|门诊|基地|平台|工作站|站|部|所|团队|项目|工程|计划|专科|学科|联盟"
                   "|医联体|分院|大楼")
 _THING_ZH = re.compile(rf"^的?([\u4e00-\u9fffA-Za-z0-9]{{0,6}}?(?:{_UNIT_HEADS_ZH}))"
-                       r"(?=的|是|在|有|最|比|以|于|获|开|如何|怎么|什么|多少|哪|几|[？?，,])")
+                       r"(?=的|是|在|有|最|比|以|于|获|开|如何|怎么|什么|多少|哪|几|[？?，,]"
+                       r"|现在|目前|如今|已|还|都|共|一共|曾|近|主要|每|由|被|把|为|与|和|将|能|可|位于|属于)")
 _UNIT_HEADS_EN = ("centre|center|department|campus|ward|clinic|unit|base|platform|station|team|project|programme|"
                   "program|plan|laboratory|lab|building|branch|alliance|consortium")
 _THING_EN_OF = re.compile(rf"\bthe\s+((?:[\w-]+\s+){{0,3}}?(?:{_UNIT_HEADS_EN})s?)\s+(?:of|at)\s+$", re.I)
@@ -72,6 +73,9 @@ _THING_EN_S = re.compile(rf"'s\s+((?:[\w-]+\s+){{0,3}}?(?:{_UNIT_HEADS_EN})s?)\b
 # a role right after the hospital's name in the previous question (荆州一医党委书记说…): who 他 / 她 is
 # when the answer shown named no one
 _ROLE_ZH = re.compile(rf"^的?([\u4e00-\u9fff]{{0,6}}?(?:{ROLE_WORDS}))")
+# 这个科 / 该中心 / 那个院区: the unit of that kind the conversation last named (泌尿外科 in the answer shown)
+_THIS_UNIT_ZH = re.compile(r"(?:这个|那个|这|那|该)(科室|科|中心|院区|病区|病房|门诊|部门|团队|平台|基地|实验室|工作室"
+                           r"|学科|专科|项目|工程)")
 _THING_PRONOUN = re.compile(r"它|其|it|its", re.I)
 _PERSON_PRONOUN = re.compile(r"他|她|he|she|him|his|her", re.I)
 _ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|为何|为什么")
@@ -248,6 +252,14 @@ class Resolver:
         pronoun = (_PRONOUN_ZH if zh else _PRONOUN_EN).search(question)
         if named and pronoun is not None and topic is not None and not any(self._is_subject(e) for _, e, _ in named):
             named = []  # What is Zhu Xi's position there?: a person named, the hospital still a pronoun
+        unit = _THIS_UNIT_ZH.search(question) if zh and topic is not None and not named else None
+        if unit is not None:
+            said = self._last_unit(unit.group(1), states)
+            if said is not None:  # 这个科都擅长看哪些病？ after an answer about 泌尿外科's 朱西
+                name = self._surface(topic, zh, surfaces)
+                said = said if name in said else f"{name}{said}"
+                return Understood(question[: unit.start()] + said + question[unit.end():], last, (topic,),
+                                  "pronoun")
         if named:
             surface, eid, via_place = named[0]
             anaphor = not zh and _ANAPHOR_EN.search(question) is not None
@@ -257,6 +269,12 @@ class Resolver:
                 current = {} if via_place and zh else {f"{eid}:{'zh' if zh else 'en'}": surface}
                 return Understood(self._switch(prev, states[-1][1], eid, {**surfaces, **current},
                                                states[-1][2]), last, (eid,), "switch")
+            if via_place and zh:  # 邵阳那家有ECMO吗？: the place stands for its one hospital, written by name
+                at = question.find(surface)
+                rest = re.sub(r"^(?:那家医院|这家医院|那家|这家|那边|这边|的医院|医院)", "",
+                              question[at + len(surface):])
+                text = question[:at] + self.table.by_id[eid].short_name + rest
+                return Understood(text, None, (eid,), "shift")
             return Understood(question, None, (), "shift")
         if topic is None:
             if fragment is not None:
@@ -264,7 +282,7 @@ class Resolver:
             return Understood(question)
         name = self._surface(topic, zh, surfaces)
         if pronoun is not None and _PERSON_PRONOUN.fullmatch(pronoun.group()):
-            person = self._answered_person(states[-1][3])
+            person = next((p for state in reversed(states) if (p := self._answered_person(state[3]))), None)
             if person is not None:  # 他 after 区二院的院长是谁？, answered with 李永兵: 李永兵
                 text = _put(question, pronoun, person)
                 return Understood(text if name in text else (f"{name}{text}" if zh else f"{text} ({name})"), last,
@@ -302,6 +320,20 @@ class Resolver:
         for surface, eid in self.retriever.mentions(answer).spans:
             if self.table.by_id[eid].kind == "person":
                 return surface
+        return None
+
+    def _last_unit(self, head: str, states: list) -> str | None:
+        """The unit (department, centre, campus …) of kind ``head`` (科 / 中心 …) the conversation named last:
+        in the latest earlier question, then the answer shown, and so back."""
+        for understood, topic, _, answer in reversed(states):
+            for text in (understood.question, answer or ""):
+                spans = self.retriever.mentions(text).spans
+                units = [s for s, e in spans if self.table.by_id[e].kind == "unit" and s.endswith(head[0])]
+                if units:
+                    return units[-1]
+                thing = self._thing(text, topic) if topic and text is understood.question else None
+                if thing is not None and thing.endswith(head[0]):
+                    return thing
         return None
 
     def _role(self, prev: str, topic: str) -> str | None:

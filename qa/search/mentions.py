@@ -160,7 +160,7 @@ class MentionFinder:
                 continue
             places, missing = [], []
             for word in words:
-                place, known = _known_place(word, self.corpus_has)
+                place, known = _known_place(word.removesuffix("'s"), self.corpus_has)  # Shaoyang's
                 if place and known:
                     places.append(place)
                 elif place:

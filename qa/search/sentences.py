@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,11 +21,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..glossary import chinese_keywords
+from ..index.keywords import tokenize
+from ..text import fold
 from .attributes import KINDS, Asked, all_terms, answer_near_terms, has_kind, has_measure, term_share
 
 if TYPE_CHECKING:
     from .retriever import Hit, Retriever
 
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
 MODEL_DIR = Path(__file__).with_name("models")
 SENTENCE_FILE = MODEL_DIR / "sentence.json"
 ANSWER_PASSAGES = 3
@@ -38,7 +43,8 @@ FEATURES = (
     "cos", "cos_gap", "cos_rank", "coverage", "coverage_gap", "passage_rank", "passage_dense", "passage_score",
     "heading", "kind_asked", "kind_match", "measure_asked", "measure_match", "terms", "length", "position",
     "units_in_passage", "cross_lingual", "near", "all_terms", "prev_cos", "next_cos", "prev_coverage",
-    "coverage_rank",
+    "coverage_rank", "local", "local_gap", "local_rank", "local_chars", "local_chars_gap",
+    "prev_local", "next_local",
 )
 
 
@@ -101,7 +107,38 @@ def candidates(retriever: Retriever, question: str, hits: list[Hit], qvec: np.nd
         for c in out:
             c.values["cos_gap"] = best_cos - c.cosine
             c.values["coverage_gap"] = best_cov - c.values["coverage"]
+        _local(out, keywords, [retriever.index.documents[c.hit.passage.doc_id].text[c.start:c.end] for c in out])
     return out
+
+
+def _local(out: list[Candidate], keywords: str, units: list[str]) -> None:
+    """Coverage weighted by how few of the candidates hold each question token (bigrams; then characters).
+
+    The question's subject (滕皇后, 硼砂) is in most sentences of a passage about it and tells them apart no
+    more than a stop word; the words of its predicate (哪里人, 外观, 西边) are in few, and the answering
+    sentence is usually one of those few."""
+    have = [_tokens(u) for u in units]
+    asked = _tokens(keywords)
+    for kind, name in enumerate(("local", "local_chars")):
+        df = Counter(t for toks in have for t in toks[kind])
+        weights = {t: math.log((len(units) + 1) / df[t]) for t in asked[kind] if df[t]}
+        total = sum(weights.values())
+        shares = [sum(w for t, w in weights.items() if t in toks[kind]) / total if total else 0.0 for toks in have]
+        best = max(shares)
+        for place, i in enumerate(sorted(range(len(out)), key=lambda i: -shares[i])):
+            out[i].values[name] = shares[i]
+            out[i].values[name + "_gap"] = best - shares[i]
+            if kind == 0:
+                out[i].values["local_rank"] = float(place)
+    for i, c in enumerate(out):
+        c.values["prev_local"] = out[i - 1].values["local"] if i > 0 and out[i - 1].hit is c.hit else 0.0
+        c.values["next_local"] = out[i + 1].values["local"] if i + 1 < len(out) and out[i + 1].hit is c.hit else 0.0
+
+
+@lru_cache(maxsize=65536)
+def _tokens(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The keyword tokens (bigrams) and the CJK characters of ``text``, folded."""
+    return frozenset(tokenize(text)), frozenset(_CJK_CHAR.findall(fold(text)))
 
 
 def hand_score(c: Candidate) -> float:
