@@ -17,7 +17,7 @@ The figures that count are leave-one-group-out: the model trained without a grou
 the groups it was trained on (answered >= the target share of their answerable questions), then measured on
 the group left out. The shipped model is trained on every group. The held-out files
 (bench/data/*.heldout.*) are never read here: ``qa eval`` measures the shipped model on them (README).
-``conversations.dev4.jsonl`` is collected and measured but never trained on (``UNTRAINED``): a fresh set of
+``conversations.dev5.jsonl`` is collected and measured but never trained on (``UNTRAINED``): a fresh set of
 our own conversations, in the LOGO report with its group and printed for the shipped model. Each group's
 report also gives its refusals where the model answers 90% / 95% of that source's answerable questions
 (``at_matched_answered_share``, :func:`matched`): compare two recipes there, not at the one threshold each
@@ -81,12 +81,13 @@ DATA = ROOT / "bench" / "data"
 TARGET_ANSWERED = 0.96
 GROUPS = ("seeds", "conv", "xquad", "cmrc", "drcd")
 # our development questions and conversations (the *.heldout.* files are never read here)
-SEED_DEV = (DATA / "seed_questions.dev.jsonl", DATA / "seed_questions.dev2.jsonl")
+SEED_DEV = (DATA / "seed_questions.dev.jsonl", DATA / "seed_questions.dev2.jsonl", DATA / "seed_questions.dev3.jsonl")
 CONVERSATIONS = (DATA / "conversations.dev.jsonl", DATA / "conversations.dev2.jsonl",
-                 DATA / "conversations.dev3.jsonl", DATA / "conversations.dev4.jsonl")
+                 DATA / "conversations.dev3.jsonl", DATA / "conversations.dev4.jsonl",
+                 DATA / "conversations.dev5.jsonl")
 # collected like the others but never trained on: measured by every model (the report's "untrained" part), so
 # the decision has a fresh conversation set of our own besides the held-out files that only `qa eval` reads
-UNTRAINED = frozenset({"conv:conversations.dev4"})
+UNTRAINED = frozenset({"conv:conversations.dev5"})
 PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 30,
           "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1,
           "seed": 7, "num_threads": 2}

@@ -302,6 +302,8 @@ def test_this_department_is_the_unit_the_conversation_named(retriever):
     assert understood.question == "区二院泌尿外科都擅长看哪些病？" and understood.how == "pronoun"
     # 他 two turns after the answer that named him (the turn between was refused: no answer shown)
     assert resolve(retriever, "他是在哪读的医？", history).question == "区二院朱西是在哪读的医？"
+    # once the conversation has moved to another hospital, 他 is no longer that hospital's surgeon
+    assert "朱西" not in resolve(retriever, "他是在哪读的医？", [history[0], Turn("那荆州一医呢？")]).question
     # no unit of that kind named: read as before, the hospital in front
     assert "这个中心" in resolve(retriever, "这个中心有多少人？", history[:1]).question
 

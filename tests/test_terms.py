@@ -49,6 +49,7 @@ def test_unknown_name_only_when_no_bigram_is_in_the_documents():
         ("他几乎每天都去医院吗？", None),  # 几乎 is not 几
         ("或多或少有些帮助吗？", None),
         ("荆州一医的党委书记是谁？", None),  # not a how-many question
+        ("邵阳市中心医院转诊了多少个县里的重症病人？", "病人"),  # through 的 to what it leads to, not 县里
     ],
 )
 def test_counted_noun(question, noun):
@@ -87,6 +88,19 @@ def test_an_occupation_is_not_a_post():
     assert who("荆州二医哪位专家入选了荆楚名医工作室？", "专家") == ()
     assert who("荆州一医的院长是谁？", "院长") == ("院长",)
     assert who("急诊科主任是谁？", "急诊科主任") == ("主任",)
+    # a deputy asked for is named as one (副区长李彤), where 区长 alone must not be a deputy
+    assert who("哪位副区长去了区二院的医师节活动？", "副区长") == ("副区长",)
+    from qa.search.attributes import names_role
+
+    assert names_role("副区长", "副区长李彤参加活动") and not names_role("区长", "副区长李彤参加活动")
+
+
+def test_a_demonstrative_is_no_part_of_an_organisation_name():
+    """jieba tags 那阵子 (those days) as a person's name; in front of 荆州二医 it must not make an unknown
+    organisation 那阵子荆州二医 (which refused an answerable question as naming something the documents never do)."""
+    from qa.index.entities import fast_tokens, org_mentions
+
+    assert org_mentions(fast_tokens("疫情最难那阵子荆州二医门诊看了多少人次")) == ["荆州二医"]
 
 
 def test_the_general_classifier_takes_any_count():

@@ -221,6 +221,8 @@ def org_mentions(tokens: Sequence[tuple[str, str]]) -> list[str]:
             w, f = tokens[j]
             if sum(len(p) for p in parts) + len(w) > MAX_NAME or not w.strip() or _head_of(w):
                 break
+            if f in ("nr", "nrt") and w[0] in "这那哪某每":  # 那阵子荆州二医: jieba takes 那阵子 for a name
+                break
             if f in _NAME_POS and (f not in ("nr", "nrt") or len(w) >= 2):
                 named = seen_name = True
             elif _ORDINAL.fullmatch(w) or (len(w) == 1 and w in ADMIN):

@@ -345,7 +345,8 @@ def asked_roles(what: Asked, question: str | None = None) -> tuple[str, ...]:
                 continue
             if m and (folded is None or re.search(
                     rf"{_WHO_BEFORE}[\u4e00-\u9fff]{{0,4}}{re.escape(c)}|{re.escape(c)}的?{_WHO_AFTER}", folded)):
-                roles.append(m.group())
+                deputy = c.endswith(f"副{m.group()}")  # 哪位副区长: a deputy is asked for, and named as one
+                roles.append(f"副{m.group()}" if deputy else m.group())
         if roles:
             return tuple(dict.fromkeys(roles))
     return ()

@@ -282,7 +282,8 @@ class Resolver:
             return Understood(question)
         name = self._surface(topic, zh, surfaces)
         if pronoun is not None and _PERSON_PRONOUN.fullmatch(pronoun.group()):
-            person = next((p for state in reversed(states) if (p := self._answered_person(state[3]))), None)
+            person = next((p for state in reversed(states)  # the latest answer about this hospital naming one
+                           if state[1] == topic and (p := self._answered_person(state[3]))), None)
             if person is not None:  # 他 after 区二院的院长是谁？, answered with 李永兵: 李永兵
                 text = _put(question, pronoun, person)
                 return Understood(text if name in text else (f"{name}{text}" if zh else f"{text} ({name})"), last,

@@ -122,6 +122,17 @@ def counted_noun(question: str) -> str | None:
         while j < len(tokens) and tokens[j][1].startswith("n"):
             nouns.append(tokens[j][0])
             j += 1
+        while nouns and j + 1 < len(tokens) and tokens[j][0] == "的":  # 多少个县里的重症病人: what 的 leads to
+            k = j + 1
+            while k < min(len(tokens), j + 3) and tokens[k][1][:1] in ("v", "a", "b") and tokens[k][1] != "vn":
+                k += 1
+            more = []
+            while k < len(tokens) and tokens[k][1].startswith("n"):
+                more.append(tokens[k][0])
+                k += 1
+            if not more:
+                break
+            nouns, j = more, k
         if nouns:
             return _head(nouns)
         # before it: 门诊量[有]多少
