@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -120,8 +119,8 @@ def _local(out: list[Candidate], keywords: str, units: list[str]) -> None:
     have = [_tokens(u) for u in units]
     asked = _tokens(keywords)
     for kind, name in enumerate(("local", "local_chars")):
-        df = Counter(t for toks in have for t in toks[kind])
-        weights = {t: math.log((len(units) + 1) / df[t]) for t in asked[kind] if df[t]}
+        df = {t: sum(1 for toks in have if t in toks[kind]) for t in asked[kind]}
+        weights = {t: math.log((len(units) + 1) / n) for t, n in df.items() if n}
         total = sum(weights.values())
         shares = [sum(w for t, w in weights.items() if t in toks[kind]) / total if total else 0.0 for toks in have]
         best = max(shares)
