@@ -321,3 +321,11 @@ def test_it_after_a_campus_is_the_campus(retriever):
     """它 after a question about a part of the hospital followed by an adverb (关沮院区现在…) is that part."""
     understood = resolve(retriever, "它是按什么模式建的？", [Turn("荆州一医关沮院区现在是什么定位？")])
     assert understood.question == "荆州一医关沮院区是按什么模式建的？"
+
+
+def test_a_drill_carries_no_interrogative_and_no_word_twice(retriever):
+    """病人是哪儿的？ after a 多长时间 question carries 脑梗病人, not the earlier question's 多长时间 (an interrogative,
+    like 多久), and 病人 once."""
+    understood = resolve(retriever, "病人是哪儿的？", [Turn("区二院给进院的脑梗病人取栓用了多长时间？")])
+    assert "多长" not in understood.question and understood.question.count("病人") == 1
+    assert understood.question.startswith("区二院") and "脑梗" in understood.question

@@ -78,7 +78,7 @@ _THIS_UNIT_ZH = re.compile(r"(?:这个|那个|这|那|该)(科室|科|中心|院
                            r"|学科|专科|项目|工程)")
 _THING_PRONOUN = re.compile(r"它|其|it|its", re.I)
 _PERSON_PRONOUN = re.compile(r"他|她|he|she|him|his|her", re.I)
-_ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|为何|为什么")
+_ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|多长|多大|多远|多高|为何|为什么")
 _ASKS_EN = re.compile(r"\b(?:how|what|which|who|when|where|why|is|are|was|were|did|does|do)\b", re.I)
 _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,16})[”\"」』]")
 _SHORT = 8  # a follow-up this short (characters, punctuation left out) says too little of its own
@@ -308,7 +308,7 @@ class Resolver:
                                        for p in (_DEMONSTRATIVE_EN, _CONTINUATION_EN, _ANAPHOR_EN))
         if len(_bare(question)) <= _SHORT or len(what.terms) <= 1 or carries_focus:
             about = self._thing(prev, topic) or name  # 荆州一医卒中中心 when it was about that part
-            focus = self._focus(prev, topic, leave_out=about if zh else "")
+            focus = self._focus(prev, topic, leave_out=about + question if zh else "")  # 病人 once
             text = f"{about}{focus}{question}" if zh else f"{question} ({about}; {focus})"
             return Understood(text, last, (topic,), "drill")
         text = f"{name}{question}" if zh else f"{question} ({name})"
