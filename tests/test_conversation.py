@@ -302,6 +302,15 @@ def test_this_department_is_the_unit_the_conversation_named(retriever):
     assert understood.question == "区二院泌尿外科都擅长看哪些病？" and understood.how == "pronoun"
     # 他 two turns after the answer that named him (the turn between was refused: no answer shown)
     assert resolve(retriever, "他是在哪读的医？", history).question == "区二院朱西是在哪读的医？"
+    # the answer shown to 哪位医生 may be a sentence about the operation that names no one: 他 is the person its
+    # passage names nearest to it, and 这个科 the unit the passage names (dev5's cv5-011 as played)
+    shown = [Turn(history[0].question, "对患者进行泌尿系CT等检查后，发现患者的结石是肾结石里面最复杂的鹿角型结石。")]
+    assert resolve(retriever, "他当时用的是局麻还是全麻？", shown).question == "区二院朱西当时用的是局麻还是全麻？"
+    assert resolve(retriever, "这个科都擅长看哪些病？", shown).question == "区二院泌尿外科都擅长看哪些病？"
+    # …but only when that question asked who: after "what type of stone did Zhu Xi's patient have", he is the
+    # patient, whom the passage does not name
+    typed = [Turn("区二院朱西医生的那位病人得的是哪种结石？", shown[0].answer)]
+    assert "朱西当时" not in resolve(retriever, "他当时用的是局麻还是全麻？", typed).question
     # once the conversation has moved to another hospital, 他 is no longer that hospital's surgeon
     assert "朱西" not in resolve(retriever, "他是在哪读的医？", [history[0], Turn("那荆州一医呢？")]).question
     # no unit of that kind named: read as before, the hospital in front

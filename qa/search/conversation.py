@@ -283,7 +283,8 @@ class Resolver:
         name = self._surface(topic, zh, surfaces)
         if pronoun is not None and _PERSON_PRONOUN.fullmatch(pronoun.group()):
             person = next((p for state in reversed(states)  # the latest answer about this hospital naming one
-                           if state[1] == topic and (p := self._answered_person(state[3]))), None)
+                           if state[1] == topic and (p := self._answered_person(state[3], self._asks_who(state[0])))),
+                          None)
             if person is not None:  # 他 after 区二院的院长是谁？, answered with 李永兵: 李永兵
                 text = _put(question, pronoun, person)
                 return Understood(text if name in text else (f"{name}{text}" if zh else f"{text} ({name})"), last,
@@ -314,20 +315,39 @@ class Resolver:
         text = f"{name}{question}" if zh else f"{question} ({name})"
         return Understood(text, last, (topic,), "ellipsis")
 
-    def _answered_person(self, answer: str | None) -> str | None:
-        """The person the previous answer named (李永兵 in 院长李永兵讲廉政党课), if one."""
+    def _asks_who(self, understood: Understood) -> bool:
+        text = understood.question
+        named = tuple(s for s, _ in self.retriever.mentions(text).spans)
+        return asked(text, named, not _is_zh(text)).kind == "person"
+
+    def _answered_person(self, answer: str | None, asked_who: bool = False) -> str | None:
+        """The person an answer named (李永兵 in 院长李永兵讲廉政党课), else, when its question asked who, the one its
+        passage names nearest to it (哪位医生…？ answered with a sentence about the operation, beside 朱西), if any."""
         if not answer:
             return None
         for surface, eid in self.retriever.mentions(answer).spans:
             if self.table.by_id[eid].kind == "person":
                 return surface
-        return None
+        passage = self._passage_of(answer) if asked_who else None
+        if passage is None:
+            return None
+        at = squeeze(fold(passage)).find(squeeze(fold(answer))[:40])
+        folded = squeeze(fold(passage))
+        people = [(abs(folded.find(surface) - at), surface) for surface, eid in self.retriever.mentions(passage).spans
+                  if self.table.by_id[eid].kind == "person" and folded.find(surface) >= 0]
+        return min(people)[1] if people else None
+
+    def _passage_of(self, answer: str) -> str | None:
+        """The text of the passage an answer shown came from."""
+        needle = squeeze(fold(answer))[:40]
+        row = self.retriever.passage_with(needle) if len(needle) >= 4 else None
+        return self.retriever.index.passages[row].text if row is not None else None
 
     def _last_unit(self, head: str, states: list) -> str | None:
         """The unit (department, centre, campus …) of kind ``head`` (科 / 中心 …) the conversation named last:
         in the latest earlier question, then the answer shown, and so back."""
         for understood, topic, _, answer in reversed(states):
-            for text in (understood.question, answer or ""):
+            for text in (understood.question, answer or "", (answer and self._passage_of(answer)) or ""):
                 spans = self.retriever.mentions(text).spans
                 units = [s for s, e in spans if self.table.by_id[e].kind == "unit" and s.endswith(head[0])]
                 if units:
