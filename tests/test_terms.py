@@ -224,3 +224,15 @@ def test_an_english_word_the_dictionary_cannot_render_still_counts_as_a_word():
     assert beds.words == len(beds.terms) == 1
     chinese = asked("荆州二医接诊了多少发热患者？", ("荆州二医",), False)
     assert chinese.words == len(chinese.terms)
+
+
+def test_which_several_asks_for_names_not_a_count():
+    """哪几种方式 / 哪几个科室 ask which ones, as 哪些 does: no count and no measure word a passage must count with
+    (荆州二医治疗三叉神经痛有哪几种方式？ was refused for want of 种); 哪几位 asks for people; 几个 still counts."""
+    from qa.search.attributes import asked
+
+    assert asked("荆州二医治疗三叉神经痛有哪几种方式？").measure is None
+    assert asked("区二院有哪几个科室获得了重点专科？").kind is None
+    assert asked("荆州二医哪几位专家入选了名医工作室？").kind == "person"
+    counts = asked("荆州一医有几个院区？")
+    assert (counts.kind, counts.measure) == ("number", "个")
