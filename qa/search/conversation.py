@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 
 from ..index.entities import english_name
 from ..text import fold, squeeze
-from .attributes import ROLE_WORDS, asked
+from .attributes import ROLE_WORDS, Asked, asked
 from .retriever import Retriever
 
 MAX_TURNS = 10
@@ -189,14 +189,21 @@ class Resolver:
 
     def _answer_subject(self, answer: str | None) -> str | None:
         """The main subject of the document an answer text came from."""
-        if not answer:
-            return None
-        needle = squeeze(fold(answer))[:40]
-        row = self.retriever.passage_with(needle) if len(needle) >= 4 else None
+        row = self._answer_row(answer)
         if row is None:
             return None
         main = self.table.main_entity(self.retriever.index.passages[row].doc_id)
         return main.id if main else None
+
+    def _answer_row(self, answer: str | None) -> int | None:
+        """The row of the passage an answer shown came from, or None."""
+        needle = squeeze(fold(answer or ""))[:40]
+        return self.retriever.passage_with(needle) if len(needle) >= 4 else None
+
+    def _asked(self, text: str) -> Asked:
+        """What ``text`` asks for, the entities it names left out of its terms."""
+        named = tuple(s for s, _ in self.retriever.mentions(text).spans)
+        return asked(text, named, not _is_zh(text))
 
     def resolve(self, question: str, history: Sequence[Turn]) -> Understood:
         """The standalone form of ``question`` after ``history`` (oldest first, at most :data:`MAX_TURNS`)."""
@@ -283,7 +290,7 @@ class Resolver:
         name = self._surface(topic, zh, surfaces)
         if pronoun is not None and _PERSON_PRONOUN.fullmatch(pronoun.group()):
             person = next((p for state in reversed(states)  # the latest answer about this hospital naming one
-                           if state[1] == topic and (p := self._answered_person(state[3], self._asks_who(state[0])))),
+                           if state[1] == topic and (p := self._answered_person(state[3], state[0].question))),
                           None)
             if person is not None:  # 他 after 区二院的院长是谁？, answered with 李永兵: 李永兵
                 text = _put(question, pronoun, person)
@@ -315,12 +322,7 @@ class Resolver:
         text = f"{name}{question}" if zh else f"{question} ({name})"
         return Understood(text, last, (topic,), "ellipsis")
 
-    def _asks_who(self, understood: Understood) -> bool:
-        text = understood.question
-        named = tuple(s for s, _ in self.retriever.mentions(text).spans)
-        return asked(text, named, not _is_zh(text)).kind == "person"
-
-    def _answered_person(self, answer: str | None, asked_who: bool = False) -> str | None:
+    def _answered_person(self, answer: str | None, question: str = "") -> str | None:
         """The person an answer named (李永兵 in 院长李永兵讲廉政党课), else, when its question asked who, the one its
         passage names nearest to it (哪位医生…？ answered with a sentence about the operation, beside 朱西), if any."""
         if not answer:
@@ -328,34 +330,37 @@ class Resolver:
         for surface, eid in self.retriever.mentions(answer).spans:
             if self.table.by_id[eid].kind == "person":
                 return surface
-        passage = self._passage_of(answer) if asked_who else None
+        passage = self._passage_of(answer) if question and self._asked(question).kind == "person" else None
         if passage is None:
             return None
-        at = squeeze(fold(passage)).find(squeeze(fold(answer))[:40])
         folded = squeeze(fold(passage))
-        people = [(abs(folded.find(surface) - at), surface) for surface, eid in self.retriever.mentions(passage).spans
-                  if self.table.by_id[eid].kind == "person" and folded.find(surface) >= 0]
+        at = folded.find(squeeze(fold(answer))[:40])
+        people = [(abs(where - at), surface) for surface, eid in self.retriever.mentions(passage).spans
+                  if self.table.by_id[eid].kind == "person" and (where := folded.find(surface)) >= 0]
         return min(people)[1] if people else None
 
-    def _passage_of(self, answer: str) -> str | None:
+    def _passage_of(self, answer: str | None) -> str | None:
         """The text of the passage an answer shown came from."""
-        needle = squeeze(fold(answer))[:40]
-        row = self.retriever.passage_with(needle) if len(needle) >= 4 else None
+        row = self._answer_row(answer)
         return self.retriever.index.passages[row].text if row is not None else None
 
     def _last_unit(self, head: str, states: list) -> str | None:
         """The unit (department, centre, campus …) of kind ``head`` (科 / 中心 …) the conversation named last:
         in the latest earlier question, then the answer shown, and so back."""
         for understood, topic, _, answer in reversed(states):
-            for text in (understood.question, answer or "", (answer and self._passage_of(answer)) or ""):
-                spans = self.retriever.mentions(text).spans
-                units = [s for s, e in spans if self.table.by_id[e].kind == "unit" and s.endswith(head[0])]
-                if units:
-                    return units[-1]
-                thing = self._thing(text, topic) if topic and text is understood.question else None
-                if thing is not None and thing.endswith(head[0]):
-                    return thing
+            thing = self._thing(understood.question, topic) if topic else None
+            said = (self._unit_in(understood.question, head)
+                    or (thing if thing is not None and thing.endswith(head[0]) else None)
+                    or self._unit_in(answer, head) or self._unit_in(self._passage_of(answer), head))
+            if said:
+                return said
         return None
+
+    def _unit_in(self, text: str | None, head: str) -> str | None:
+        """The last unit of kind ``head`` that ``text`` names, or None."""
+        units = [s for s, e in self.retriever.mentions(text or "").spans
+                 if self.table.by_id[e].kind == "unit" and s.endswith(head[0])]
+        return units[-1] if units else None
 
     def _role(self, prev: str, topic: str) -> str | None:
         """The hospital's name and the role the previous (Chinese) question named right after it
@@ -423,7 +428,7 @@ class Resolver:
 
     def _terms(self, question: str) -> list[str]:
         named = tuple(s for s, _ in self.retriever.mentions(question).spans)
-        what = asked(question, named, not _is_zh(question))
+        what = self._asked(question)
         if _is_zh(question):
             # a phrase the user quoted is one term (“三降一合理”, not 合理), and an interrogative (干什么) is none
             quoted = [squeeze(fold(q)) for q in _QUOTED.findall(question)]
