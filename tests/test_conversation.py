@@ -313,6 +313,9 @@ def test_this_department_is_the_unit_the_conversation_named(retriever):
     assert "朱西当时" not in resolve(retriever, "他当时用的是局麻还是全麻？", typed).question
     # once the conversation has moved to another hospital, 他 is no longer that hospital's surgeon
     assert "朱西" not in resolve(retriever, "他是在哪读的医？", [history[0], Turn("那荆州一医呢？")]).question
+    # 这个中心 is a centre named before (the kind is the whole head word, not its first character)
+    assert resolve(retriever, "这个中心去年收治了多少病人？",
+                   [Turn("荆州一医卒中中心的溶栓时间是多少？")]).question == "荆州一医卒中中心去年收治了多少病人？"
     # no unit of that kind named: read as before, the hospital in front
     assert "这个中心" in resolve(retriever, "这个中心有多少人？", history[:1]).question
 

@@ -347,10 +347,11 @@ class Resolver:
     def _last_unit(self, head: str, states: list) -> str | None:
         """The unit (department, centre, campus …) of kind ``head`` (科 / 中心 …) the conversation named last:
         in the latest earlier question, then the answer shown, and so back."""
+        head = "科" if head == "科室" else head  # a 科室 is written …科 (泌尿外科); a 中心 …中心
         for understood, topic, _, answer in reversed(states):
             thing = self._thing(understood.question, topic) if topic else None
             said = (self._unit_in(understood.question, head)
-                    or (thing if thing is not None and thing.endswith(head[0]) else None)
+                    or (thing if thing is not None and thing.endswith(head) else None)
                     or self._unit_in(answer, head) or self._unit_in(self._passage_of(answer), head))
             if said:
                 return said
@@ -359,7 +360,7 @@ class Resolver:
     def _unit_in(self, text: str | None, head: str) -> str | None:
         """The last unit of kind ``head`` that ``text`` names, or None."""
         units = [s for s, e in self.retriever.mentions(text or "").spans
-                 if self.table.by_id[e].kind == "unit" and s.endswith(head[0])]
+                 if self.table.by_id[e].kind == "unit" and s.endswith(head)]
         return units[-1] if units else None
 
     def _role(self, prev: str, topic: str) -> str | None:
