@@ -54,7 +54,7 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
     """Every question's candidates, cached in .cache/decision/sentences.jsonl with the code stamp it was
     collected under (``refresh``, or other code, recomputes)."""
     path = settings.cache_dir / "decision" / "sentences.jsonl"
-    stamp = code_stamp("reader", collectors=(QueryVectors, _index, _collect))
+    stamp = code_stamp("reader", collectors=(QueryVectors, _index, _collect), data=SEED_DEV)
     if not refresh and stamped(path, stamp):
         return read_jsonl(path)
     embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend)

@@ -235,6 +235,10 @@ def test_chat_in_a_terminal(seed_index_dir):
      "pronoun"),
     # a drill about a part: the part once, not again among the previous question's words
     (["荆州一医有几个院区？", "观井院区是干什么的？", "建好了吗"], "荆州一医观井院区建好了吗", "drill"),
+    # a chain of short follow-ups: the part stays (关沮院区), each turn's own attribute replaces the one before
+    # (床, not 性质 and 床 piled up)
+    (["荆州一医的关沮院区是个什么性质的院区？", "多少张床？", "什么时候开始接诊？"],
+     "荆州一医关沮院区张床什么时候开始接诊？", "drill"),
     # a quoted phrase is carried whole (not 合理), an interrogative (干什么) not at all
     (["荆州一医的“三降一合理”是用来干什么的？", "具体是哪三降？"], "荆州一医三降一合理用来具体是哪三降？", "drill"),
 ])

@@ -120,6 +120,18 @@ def test_each_hospital_has_an_english_name_that_names_it(seeds):
     assert english_name(next(e for e in table.entities if e.kind == "place")) is None
 
 
+def test_a_hospital_written_all_in_lower_case_is_named(seeds):
+    """jingzhou no.2 hospital as a user types it: the hospital, written back as typed; an unknown one in lower
+    case is still unknown; ordinary lower-case words are never names."""
+    table, finder, _ = seeds
+    found = finder.find("jingzhou no.2 hospital number of party branches")
+    assert found.spans == (("jingzhou no.2 hospital", table.main_entity("000_769629a9341062f1").id),), found
+    found = finder.find("shiyan integrated medicine hospital ecmo yes or no")
+    assert found.entities == (table.main_entity("004_418b4fb8ab4a92f7").id,), found
+    assert any("Xiangyang" in u for u in finder.find("how many beds does xiangyang central hospital have").unknown)
+    assert not finder.find("tell me more about the hospital info pls")
+
+
 def test_a_place_with_two_hospitals_is_not_an_unknown_one(seeds):
     table, finder, _ = seeds
     found = finder.find("How many fever patients did the Jingzhou hospital receive?")

@@ -50,6 +50,7 @@ def test_unknown_name_only_when_no_bigram_is_in_the_documents():
         ("或多或少有些帮助吗？", None),
         ("荆州一医的党委书记是谁？", None),  # not a how-many question
         ("邵阳市中心医院转诊了多少个县里的重症病人？", "病人"),  # through 的 to what it leads to, not 县里
+        ("荆州二医把分院改成“小汤山”医院一共用了几天？", None),  # before 了 a verb (jieba tags 共用 a noun)
     ],
 )
 def test_counted_noun(question, noun):
@@ -181,6 +182,8 @@ def test_a_name_asked_for_is_a_title_in_book_marks_or_quotes():
     for question in ("Which song was performed at the show?", "What is the Guanju campus also called?"):
         assert asked(question, (), True).kind == "title", question
     assert asked("区二院的院长叫什么？").kind == "person"  # a role's holder is a person
+    for question in ("入选骨干人才的这两个人叫什么？", "那位专家叫啥名字？", "这些患者分别叫什么？"):
+        assert asked(question).kind == "person", question  # people's names: a person, not a title
     assert "title" in kinds_in("微党课《一个战斗英雄与乡村医务人员的故事》")
     assert "title" in kinds_in("以“三降一合理”为抓手")
     assert "title" not in kinds_in("区二院在医师节前举办庆祝第六届中国医师节暨职工文化艺术节演出活动")

@@ -41,9 +41,10 @@ TURN_FIELDS = {"question", "lang", "answerable", "doc", "evidence", "answer", "s
 CONV_KINDS = {"switch", "pronoun", "ellipsis", "drill", "shift", "unanswerable", "english"}
 LANGS = {"zh", "en"}
 SEED_FILES = ("seed_questions.dev.jsonl", "seed_questions.heldout.jsonl", "seed_questions.dev2.jsonl",
-              "seed_questions.dev3.jsonl")
+              "seed_questions.dev3.jsonl", "seed_questions.dev4.jsonl")
 CONV_FILES = ("conversations.dev.jsonl", "conversations.heldout.jsonl", "conversations.dev2.jsonl",
-              "conversations.dev3.jsonl", "conversations.dev4.jsonl", "conversations.dev5.jsonl")
+              "conversations.dev3.jsonl", "conversations.dev4.jsonl", "conversations.dev5.jsonl",
+              "conversations.dev6.jsonl")
 JUNK_FILES = ("junk.txt", "junk.heldout.txt")
 
 Span = tuple[str, str, int, int]  # doc, where, start, end

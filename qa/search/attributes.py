@@ -37,7 +37,9 @@ _KINDS_ZH: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(r"哪一?年|何年|哪一?天|哪一?日|几月|几号|几日|什么时候|何时|什么时间|几点|哪个月|"
                         r"哪一?月|日期|年份|哪个时候")),
     ("duration", re.compile(r"多久|多长时间|几天|几年|几个月|几小时|多少天|多少年|多少小时|多少分钟|多少个月")),
-    ("person", re.compile(rf"谁|哪些?位|何人|什么人|哪些人|哪个人|(?:{ROLE_WORDS})(?:叫|是)(?:什么|啥)(?:名字)?")),
+    # the name of people (这两个人叫什么？ 那位专家叫啥名字？): a person, not a title
+    ("person", re.compile(rf"谁|哪些?位|何人|什么人|哪些人|哪个人|(?:{ROLE_WORDS})(?:叫|是)(?:什么|啥)(?:名字)?"
+                          rf"|(?:人|者|员|同志|患者|病人|{ROLE_WORDS})(?:分别|都|各自|各)?叫(?:什么|啥)")),
     ("org", re.compile(r"哪[家所个]?(?:医院|单位|机构|大学|学校|公司|部门)|哪家|什么(?:医院|单位|机构)")),
     ("place", re.compile(r"哪里|哪儿|在哪|什么地方|何处|何地|哪个(?:城市|省|国家|地方|区|县)|地址|地点")),
     # the name of a work or of something named (微党课叫什么？ 演了哪个小品？): Chinese writes it in 《》 or “”

@@ -103,6 +103,8 @@ class Understood:
     entities: tuple[str, ...] = ()
     how: str = "none"
     names: tuple[str, ...] = ()  # the carried entities' names, for display
+    typed: str = ""  # the question as the user typed it
+    part: str = ""  # a drill's part of the hospital (荆州一医关沮院区), carried to the next follow-up
 
 
 def _is_zh(text: str) -> bool:
@@ -227,7 +229,7 @@ class Resolver:
 
     def _one(self, question: str, states: list, topic: str | None, surfaces: dict[str, str],
              position: int) -> Understood:
-        return _dated(self._resolved(question, states, topic, surfaces, position), states)
+        return replace(_dated(self._resolved(question, states, topic, surfaces, position), states), typed=question)
 
     # ---------------------------------------------------------------- one question
 
@@ -315,10 +317,12 @@ class Resolver:
         carries_focus = not zh and any(p.search(question) is not None  # Which ones? / Does it have one too?
                                        for p in (_DEMONSTRATIVE_EN, _CONTINUATION_EN, _ANAPHOR_EN))
         if len(_bare(question)) <= _SHORT or len(what.terms) <= 1 or carries_focus:
-            about = self._thing(prev, topic) or name  # 荆州一医卒中中心 when it was about that part
-            focus = self._focus(prev, topic, leave_out=about + question if zh else "")  # 病人 once
+            part = self._part(states[-1][0], topic)  # 荆州一医卒中中心 when it was about that part
+            about = part or name
+            focus = self._focus(self._focus_source(states[-1][0]), topic,
+                                leave_out=about + question if zh else "")  # 病人 once
             text = f"{about}{focus}{question}" if zh else f"{question} ({about}; {focus})"
-            return Understood(text, last, (topic,), "drill")
+            return Understood(text, last, (topic,), "drill", part=part or "")
         text = f"{name}{question}" if zh else f"{question} ({name})"
         return Understood(text, last, (topic,), "ellipsis")
 
@@ -362,6 +366,11 @@ class Resolver:
         units = [s for s, e in self.retriever.mentions(text or "").spans
                  if self.table.by_id[e].kind == "unit" and s.endswith(head)]
         return units[-1] if units else None
+
+    def _part(self, prev: Understood, topic: str) -> str | None:
+        """The part of the hospital the previous question was about (:meth:`_thing`), or the one a drill
+        carried into it (多少张床？ after 荆州一医的关沮院区…: still 关沮院区 at the next turn)."""
+        return self._thing(prev.question, topic) or (prev.part if prev.part and prev.entities == (topic,) else None)
 
     def _role(self, prev: str, topic: str) -> str | None:
         """The hospital's name and the role the previous (Chinese) question named right after it
@@ -439,6 +448,17 @@ class Resolver:
         for surface in sorted(named, key=len, reverse=True):
             rest = rest.replace(surface, " ")
         return [w for w in re.findall(r"[A-Za-z][\w'-]+", rest) if w.lower() not in _EN_FUNCTION]
+
+    def _focus_source(self, prev: Understood) -> str:
+        """Where the previous question's attribute words are read: what the user typed, when it was itself a
+        follow-up with attribute words of its own (多少张床？ after a question about 关沮院区's 性质: 床, not 性质 and
+        床, and not every earlier turn's words piled up), else the question it was understood as. Chinese only:
+        an English follow-up (And how many …? With how many staff?) goes on from all that was asked before."""
+        typed = prev.typed
+        if (prev.how in ("drill", "ellipsis", "pronoun") and _is_zh(typed) and _is_zh(prev.question)
+                and self._terms(typed)):
+            return typed
+        return prev.question
 
     def _focus(self, prev: str, topic: str | None, leave_out: str = "") -> str:
         """The previous question's attribute words (what it was about, its entity left out), but those already

@@ -125,7 +125,16 @@ class MentionFinder:
                 spans.append((name, match.id))
             elif not self.corpus_has(name):  # written in the documents, though not taken for an entity: known
                 unknown.append(name)
-        self._english(question, ids, unknown, spans)
+        if re.search(r"[a-z]", question) and not re.search(r"[A-Z]", question):
+            # all lower case (jingzhou no.2 hospital number of party branches): its names capitalised, written back
+            # as the user wrote them (the same letters at the same places)
+            capitalised = self._capitalised(question)
+            found: list[tuple[str, str]] = []
+            self._english(capitalised, ids, unknown, found)
+            spans.extend((question[at : at + len(surface)] if (at := capitalised.find(surface)) >= 0 else surface, eid)
+                         for surface, eid in found)
+        else:
+            self._english(question, ids, unknown, spans)
         return Mentions(tuple(dict.fromkeys(ids)), tuple(dict.fromkeys(unknown)), tuple(spans))
 
     def _prefer(self, eids: list[str]) -> str:
@@ -193,6 +202,28 @@ class MentionFinder:
                 if entity is not None and org is None:
                     ids.append(entity.id)
                     spans.append((span, entity.id))
+
+    def _capitalised(self, question: str) -> str:
+        """An all-lower-case question with its names capitalised, as the English rules expect them: each word
+        that spells a place (CC-CEDICT), with the words after it up to an organisation's head word (hospital,
+        centre …) within six words (shiyan integrated medicine hospital, jingzhou first hospital). Other words
+        keep their case, so an ordinary lower-case word is never taken for a name."""
+        words = list(re.finditer(r"[a-z][\w'.’-]*", question))
+        spans: list[tuple[int, int]] = []
+        for i, m in enumerate(words):
+            if not _known_place(m.group().removesuffix("'s").rstrip("."), self.corpus_has)[0]:
+                continue
+            end = i
+            for j in range(i + 1, min(len(words), i + 7)):
+                if words[j].group().rstrip(".") in _HEADS_EN:
+                    end = j
+                    break
+            spans.extend((words[k].start(), words[k].end()) for k in range(i, end + 1)
+                         if words[k].group() not in ("of", "and", "the", "for", "de"))
+        out = list(question)
+        for start, _ in spans:
+            out[start] = out[start].upper()
+        return "".join(out)
 
     def _person(self, words: list[str]) -> Entity | None:
         for size in (3, 2):

@@ -38,6 +38,8 @@ _HOW_MANY = ("多少", "几")
 _LINKS = frozenset(
     "有 是 为 达 达到 约 共 一共 大约 大概 总共 到底 将近 超过 占 共有 总计 合计 要 需要 花 花费".split()
 )
+# Aspect particles: the word before one is a verb (用了, 做过), whatever jieba tags it.
+_ASPECT = frozenset("了 过 着".split())
 # Quantities the documents state as a number with a unit, not by name.
 DIMENSIONS = frozenset(
     """比例 百分比 比率 比重 长度 全长 总长 体长 身长 周长 宽度 深度 高度 直径 面积 总面积 体积 容量 距离 海拔 身高
@@ -138,6 +140,8 @@ def counted_noun(question: str) -> str | None:
         # before it: 门诊量[有]多少
         j = i - 1
         while j >= 0 and (tokens[j][0] in _LINKS or tokens[j][1][:1] in ("d", "p", "u")):
+            if tokens[j][0] in _ASPECT:
+                return None  # 一共用了几天: what comes before 了 is done, not counted (jieba tags 共用 a noun)
             j -= 1
         nouns = []
         while j >= 0 and (tokens[j][1].startswith("n") or tokens[j][1] == "vn"):
