@@ -131,3 +131,19 @@ def test_the_decision_is_trained_on_the_vectors_the_service_computes(retriever, 
     vectors = QueryVectors(retriever.embedder, tmp_path).get(texts)
     for q, v in zip(questions, vectors, strict=True):
         assert float(v @ retriever.embed(q)) > 0.99999, q
+
+
+def test_a_swap_shows_in_the_other_hospitals_passage(retriever):
+    """The rival features: another hospital's passage says the asked thing better than any of the named one's
+    when the question asks one hospital's fact of another (荆州二医's 4,000 fever patients asked of 荆州一医), and
+    worse when it asks the named hospital's own fact."""
+    from qa.search.answer import evidence
+
+    def values(question: str) -> dict[str, float]:
+        qvec = retriever.embed(question)
+        return evidence(retriever, question, retriever.search(question, 10, qvec=qvec), qvec)[1]
+
+    swapped, own = values("荆州一医在封城期间接诊了多少发热患者？"), values("荆州二医在封城期间接诊了多少发热患者？")
+    assert swapped["terms_other_gap"] > 0 > own["terms_other_gap"], (swapped, own)
+    assert swapped["dense_other_gap"] > own["dense_other_gap"], (swapped, own)
+    assert values("x")["dense_other_gap"] == -1.0  # names no entity: no rival

@@ -103,7 +103,8 @@ def _evidence(
     unknown = len(retriever.unknown_terms(question))
     sentence, cosine = (answer.display, answer.cosine) if answer else ("", 0.0)
     values = features(retriever, question, hits, sentence, cosine, what, unknown,
-                      bool(retriever.mentions(question).entities), ranked[0].hit if ranked else None)
+                      bool(retriever.mentions(question).entities), ranked[0].hit if ranked else None,
+                      retriever.rivals(hits, qvec))
     docs = retriever.index.documents
     units = [(docs[c.hit.passage.doc_id].title, docs[c.hit.passage.doc_id].text[c.start:c.end])
              for c in ranked[:READ_UNITS]]

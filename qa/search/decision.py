@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -48,7 +49,7 @@ FEATURES = (
     "measure_sent", "measure_pass", "terms_n", "terms_sent", "terms_pass", "terms_max3", "entity_named",
     "grounded_top", "grounded_share5", "unknown", "candidates", "near_sent", "near_pass", "all_terms_sent",
     "all_terms_pass", "z1", "z_max3", "z_gap", "terms_corpus", "asks_nothing", "role_asked", "role_named",
-    "words_rendered",
+    "words_rendered", "dense_other_gap", "cov_other_gap", "terms_other_gap",
 )
 
 
@@ -64,12 +65,13 @@ class Verdict:
 
 def features(
     retriever: Retriever, question: str, hits: list[Hit], sentence: str, sentence_cos: float, asked: Asked,
-    unknown: int, entity_named: bool, answer_hit: Hit | None = None,
+    unknown: int, entity_named: bool, answer_hit: Hit | None = None, rivals: Sequence[tuple[float, str]] = (),
 ) -> dict[str, float]:
     """The evidence for one question, as numbers (see :data:`FEATURES`); ``sentence`` is the chosen answer
     sentence (display text, "" for none), ``sentence_cos`` its similarity to the question and ``answer_hit``
     its passage (whose text the ``*_pass`` features read: the asked attribute in the answering sentence or its
-    passage; the best grounded passage when not given)."""
+    passage; the best grounded passage when not given); ``rivals`` the (cosine, text) of the best passages of
+    other documents than those of the entity named (:meth:`Retriever.rivals`)."""
     pool = [h for h in hits if h.grounded is not False]
     top = pool[0] if pool else None
     dense = [h.dense for h in pool] or [0.0]
@@ -80,6 +82,10 @@ def features(
     kind_code = KINDS.index(asked.kind) + 1 if asked.kind in KINDS else 0
     roles = asked_roles(asked, question)
     said = sum(1 for cands in asked.terms if any(retriever.corpus_has(c) for c in cands))  # terms the documents say
+    # the best passages of other documents than the named entity's (``rivals``, Retriever.rivals): when one of
+    # them says the asked thing better than any of the entity's own, the question likely asks another hospital's
+    # fact of this one (an entity swap)
+    best_dense = max(dense) if pool else 0.0
     return {
         "dense1": dense[0],
         "dense_max3": max(dense[:3]),
@@ -125,6 +131,12 @@ def features(
         # the question's content words the documents say in some rendering: an English word the dictionary cannot
         # render (div, CSS) counts as unsaid, where terms_corpus leaves it out
         "words_rendered": said / max(asked.words, len(asked.terms)) if asked.terms or asked.words else 1.0,
+        "dense_other_gap": max(d for d, _ in rivals) - best_dense if rivals and pool else -1.0,
+        "cov_other_gap": (max(retriever.coverage(question, t) for _, t in rivals)
+                          - max(h.coverage for h in pool[:3]) if rivals and pool else -1.0),
+        "terms_other_gap": (max(term_share(asked.terms, t) for _, t in rivals)
+                            - max(term_share(asked.terms, h.passage.text) for h in pool[:3])
+                            if rivals and pool and asked.terms else -1.0),
     }
 
 

@@ -36,6 +36,7 @@ from .terms import unknown_terms
 RRF_K = 60
 STRIP_MIN_PASSAGES = 8  # see Retriever.match_text
 EXACT_FILTER_UNITS = 50_000  # a filtered search scores up to this many units exactly
+RIVAL_UNITS = 64  # units searched for the best passages of other documents (Retriever.rivals)
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
@@ -242,6 +243,24 @@ class Retriever:
             if row not in best and (allowed is None or allowed[row]):
                 best[row] = float(score)
         return best
+
+    def rivals(self, hits: list[Hit], qvec: np.ndarray, k: int = 3) -> list[tuple[float, str]]:
+        """(cosine, text) of the ``k`` passages closest to ``qvec`` among those of other documents than the
+        ones the grounded ``hits`` come from (the entity the question names), from the RIVAL_UNITS best units;
+        [] when the question names no entity. What an entity swap looks like: another hospital's passage says
+        the asked thing better than any of the named one's (qa.search.decision)."""
+        home = {h.passage.doc_id for h in hits if h.grounded}
+        if not home:
+            return []
+        scores, ids = self.index.vectors.search(qvec[None, :], min(RIVAL_UNITS, len(self.index.units)))
+        found: dict[int, float] = {}
+        for uid, score in zip(ids[0], scores[0], strict=True):
+            row = int(self.index.units.passage[uid]) if uid >= 0 else -1
+            if row >= 0 and row not in found and self.index.passages[row].doc_id not in home:
+                found[row] = float(score)
+                if len(found) == k:
+                    break
+        return [(score, self.index.passages[row].text) for row, score in found.items()]
 
     def embed(self, question: str) -> np.ndarray:
         """The question's vector (one pass through the model), of the text the dense leg matches."""
