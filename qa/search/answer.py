@@ -77,10 +77,12 @@ def best_sentence(
     return _answer(retriever, hits, best) if best is not None else None
 
 
-def _role_holders_first(retriever: Retriever, question: str, what: Asked, ranked: list[Candidate]) -> list[Candidate]:
+def _role_holders_first(retriever: Retriever, question: str, what: Asked, ranked: list[Candidate],
+                        hits: list[Hit], qvec: np.ndarray) -> list[Candidate]:
     """For a question about who holds a role (院长叫什么？), the candidates that name someone in it first, in the
     ranker's order (院长刘天云 before 院长负责制: the ranker, trained mostly on encyclopaedia text, weighs a name
-    beside a role little)."""
+    beside a role little). When no sentence of the first passages names one, the sentences of every passage the
+    decision reads are looked at (Who is the president of …? finds 院长刘天云 in the fifth passage)."""
     roles = asked_roles(what, question)
     if not roles:
         return ranked
@@ -89,6 +91,10 @@ def _role_holders_first(retriever: Retriever, question: str, what: Asked, ranked
     def names(c: Candidate) -> bool:
         return any(names_role(r, docs[c.hit.passage.doc_id].text[c.start:c.end]) for r in roles)
 
+    if not any(names(c) for c in ranked):
+        wider = rank(candidates(retriever, question, hits, qvec, what, passages=DECISION_DEPTH))
+        if any(names(c) for c in wider):
+            ranked = wider
     return sorted(ranked, key=lambda c: not names(c))
 
 
@@ -98,7 +104,8 @@ def _evidence(
     """The answer sentence, the plain decision's features and the (title, text) of the sentences the reader
     would read (the ranker's best few)."""
     what = question_asks(retriever, question)
-    ranked = _role_holders_first(retriever, question, what, rank(candidates(retriever, question, hits, qvec, what)))
+    ranked = _role_holders_first(retriever, question, what, rank(candidates(retriever, question, hits, qvec, what)),
+                                 hits, qvec)
     answer = _answer(retriever, hits, ranked[0]) if ranked else None
     unknown = len(retriever.unknown_terms(question))
     sentence, cosine = (answer.display, answer.cosine) if answer else ("", 0.0)

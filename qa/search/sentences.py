@@ -56,11 +56,13 @@ class Candidate:
     values: dict[str, float]
 
 
-def candidates(retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarray, what: Asked) -> list[Candidate]:
-    """The sentence units of the first passages that may answer (none of another entity), with their features."""
+def candidates(retriever: Retriever, question: str, hits: list[Hit], qvec: np.ndarray, what: Asked,
+               passages: int = ANSWER_PASSAGES) -> list[Candidate]:
+    """The sentence units of the first ``passages`` passages that may answer (none of another entity), with their
+    features."""
     cross = retriever.cross_lingual(question)
     keywords = " ".join(chinese_keywords(question)) if cross else question
-    pool = [h for h in hits if h.grounded is not False][:ANSWER_PASSAGES]
+    pool = [h for h in hits if h.grounded is not False][:passages]
     out: list[Candidate] = []
     for rank, hit in enumerate(pool):
         text = retriever.index.documents[hit.passage.doc_id].text
