@@ -450,18 +450,19 @@ def fit(rows: list[dict], with_reader: bool, target: float = TARGET_ANSWERED) ->
     rows = [r for r in rows if r["label"] is not None]
     positive = np.array([r["label"] == 1 for r in rows])
     positives = [r for r in rows if r["label"] == 1]
+
+    def scored(booster, features: tuple[str, ...]) -> np.ndarray:
+        """The answerable rows' probabilities the threshold is set on (THRESHOLD_ON)."""
+        if THRESHOLD_ON == "in-sample":
+            return booster.predict(_matrix(positives, features))
+        return out_of_fold(rows, features)[positive]
+
     model = Fitted(train(rows, FEATURES), 0.0)
-    if THRESHOLD_ON == "in-sample":
-        plain, read = model.scores(positives)[0], None
-    else:
-        plain, read = out_of_fold(rows, FEATURES)[positive], None
+    plain = scored(model.plain, FEATURES)
     model.plain_threshold = _threshold(lambda t: _found(positives, plain, t), positives, target)
     if with_reader:
         model.reader = train(rows, WITH_READER)
-        if THRESHOLD_ON == "in-sample":
-            read = model.scores(positives)[1]
-        else:
-            read = out_of_fold(rows, WITH_READER)[positive]
+        read = scored(model.reader, WITH_READER)
         model.threshold = _threshold(lambda t: model.found(positives, (plain, read), t), positives, target)
     return model
 

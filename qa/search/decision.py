@@ -82,10 +82,8 @@ def features(
     kind_code = KINDS.index(asked.kind) + 1 if asked.kind in KINDS else 0
     roles = asked_roles(asked, question)
     said = sum(1 for cands in asked.terms if any(retriever.corpus_has(c) for c in cands))  # terms the documents say
-    # the best passages of other documents than the named entity's (``rivals``, Retriever.rivals): when one of
-    # them says the asked thing better than any of the entity's own, the question likely asks another hospital's
-    # fact of this one (an entity swap)
-    best_dense = max(dense) if pool else 0.0
+    cov_max3 = max((h.coverage for h in pool[:3]), default=0.0)
+    terms_max3 = max((term_share(asked.terms, h.passage.text) for h in pool[:3]), default=0.0)
     return {
         "dense1": dense[0],
         "dense_max3": max(dense[:3]),
@@ -94,7 +92,7 @@ def features(
         "dense_all1": hits[0].dense if hits else 0.0,
         "score1": top.score if top else 0.0,
         "cov1": top.coverage if top else 0.0,
-        "cov_max3": max((h.coverage for h in pool[:3]), default=0.0),
+        "cov_max3": cov_max3,
         "cov_sent": retriever.coverage(question, sentence) if sentence else 0.0,
         "ans_cos": sentence_cos if sentence else 0.0,
         "known_share": retriever.known_share(question),
@@ -109,7 +107,7 @@ def features(
         "terms_n": float(len(asked.terms)),
         "terms_sent": term_share(asked.terms, sentence) if sentence else 0.0,
         "terms_pass": term_share(asked.terms, passage_text) if top else 0.0,
-        "terms_max3": max((term_share(asked.terms, h.passage.text) for h in pool[:3]), default=0.0),
+        "terms_max3": terms_max3,
         "entity_named": float(entity_named),
         "grounded_top": -1.0 if not hits or hits[0].grounded is None else float(hits[0].grounded),
         "grounded_share5": (
@@ -131,11 +129,13 @@ def features(
         # the question's content words the documents say in some rendering: an English word the dictionary cannot
         # render (div, CSS) counts as unsaid, where terms_corpus leaves it out
         "words_rendered": said / max(asked.words, len(asked.terms)) if asked.terms or asked.words else 1.0,
-        "dense_other_gap": max(d for d, _ in rivals) - best_dense if rivals and pool else -1.0,
-        "cov_other_gap": (max(retriever.coverage(question, t) for _, t in rivals)
-                          - max(h.coverage for h in pool[:3]) if rivals and pool else -1.0),
-        "terms_other_gap": (max(term_share(asked.terms, t) for _, t in rivals)
-                            - max(term_share(asked.terms, h.passage.text) for h in pool[:3])
+        # the best passages of other documents than the named entity's (``rivals``): when one of them says the
+        # asked thing better than any of the entity's own, the question likely asks another hospital's fact of
+        # this one (an entity swap)
+        "dense_other_gap": max(d for d, _ in rivals) - max(dense) if rivals and pool else -1.0,
+        "cov_other_gap": (max(retriever.coverage(question, t) for _, t in rivals) - cov_max3
+                          if rivals and pool else -1.0),
+        "terms_other_gap": (max(term_share(asked.terms, t) for _, t in rivals) - terms_max3
                             if rivals and pool and asked.terms else -1.0),
     }
 

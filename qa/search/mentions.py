@@ -22,9 +22,12 @@ from ..glossary import lemmas, reverse_dictionary, spell
 from ..index.entities import Entity, EntityTable, fast_tokens, name_place, org_mentions, same_organisation
 from ..text import fold, squeeze
 
+# the lower-case words inside an English name (the Shiyan Hospital of Integrated Traditional Chinese and …)
+_CONNECTORS = ("of", "and", "for", "the", "de")
 _CAP_RUN = re.compile(
     r"(?:(?<=\s)|^|(?<=[(\"“']))"
-    r"((?:(?:No\.?\s?\d+|[A-Z][\w'’.-]*|\d+(?:st|nd|rd|th))(?:\s+(?:of|and|for|the|de)\s+|\s+|(?=[?,.!:;)]|$)))+)"
+    r"((?:(?:No\.?\s?\d+|[A-Z][\w'’.-]*|\d+(?:st|nd|rd|th))(?:\s+(?:" + "|".join(_CONNECTORS)
+    + r")\s+|\s+|(?=[?,.!:;)]|$)))+)"
 )
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
              "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
@@ -219,7 +222,7 @@ class MentionFinder:
                     end = j
                     break
             spans.extend((words[k].start(), words[k].end()) for k in range(i, end + 1)
-                         if words[k].group() not in ("of", "and", "the", "for", "de"))
+                         if words[k].group() not in _CONNECTORS)
         out = list(question)
         for start, _ in spans:
             out[start] = out[start].upper()

@@ -252,15 +252,9 @@ class Retriever:
         home = {h.passage.doc_id for h in hits if h.grounded}
         if not home:
             return []
-        scores, ids = self.index.vectors.search(qvec[None, :], min(RIVAL_UNITS, len(self.index.units)))
-        found: dict[int, float] = {}
-        for uid, score in zip(ids[0], scores[0], strict=True):
-            row = int(self.index.units.passage[uid]) if uid >= 0 else -1
-            if row >= 0 and row not in found and self.index.passages[row].doc_id not in home:
-                found[row] = float(score)
-                if len(found) == k:
-                    break
-        return [(score, self.index.passages[row].text) for row, score in found.items()]
+        passages = self.index.passages
+        nearest = self._dense(qvec, min(RIVAL_UNITS, len(self.index.units)))
+        return [(score, passages[row].text) for row, score in nearest.items() if passages[row].doc_id not in home][:k]
 
     def embed(self, question: str) -> np.ndarray:
         """The question's vector (one pass through the model), of the text the dense leg matches."""
