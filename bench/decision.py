@@ -5,7 +5,7 @@ Labelled questions are generated from the public sets and from seed-style questi
 * ``seeds``: the seed index; seed_qa.jsonl and bench/data/seed_questions.dev*.jsonl (answerable: positive;
   unanswerable: negative), entity swaps of their answerable questions (negative unless the new hospital's
   article also has every attribute the question asks about: those are left out, their label unknown),
-  junk (bench/data/junk.txt) and other benchmarks' questions asked of the seeds (off-topic).
+  junk (bench/data/junk.txt, junk.dev2.txt) and other benchmarks' questions asked of the seeds (off-topic).
 * ``conv``: our development conversations (bench/data/conversations.dev*.jsonl) on the seed index, every
   turn resolved against its history as the chat resolves it, and the entity swaps of its answerable turns.
 * ``xquad``: XQuAD with one paragraph of each article left out (near misses), Chinese and English questions.
@@ -17,7 +17,7 @@ The figures that count are leave-one-group-out: the model trained without a grou
 the groups it was trained on (answered >= the target share of their answerable questions), then measured on
 the group left out. The shipped model is trained on every group. The held-out files
 (bench/data/*.heldout.*) are never read here: ``qa eval`` measures the shipped model on them (README).
-``conversations.dev5.jsonl`` is collected and measured but never trained on (``UNTRAINED``): a fresh set of
+``conversations.dev7.jsonl`` is collected and measured but never trained on (``UNTRAINED``): a fresh set of
 our own conversations, in the LOGO report with its group and printed for the shipped model. Each group's
 report also gives its refusals where the model answers 90% / 95% of that source's answerable questions
 (``at_matched_answered_share``, :func:`matched`): compare two recipes there, not at the one threshold each
@@ -85,10 +85,13 @@ SEED_DEV = (DATA / "seed_questions.dev.jsonl", DATA / "seed_questions.dev2.jsonl
             DATA / "seed_questions.dev4.jsonl")
 CONVERSATIONS = (DATA / "conversations.dev.jsonl", DATA / "conversations.dev2.jsonl",
                  DATA / "conversations.dev3.jsonl", DATA / "conversations.dev4.jsonl",
-                 DATA / "conversations.dev5.jsonl", DATA / "conversations.dev6.jsonl")
+                 DATA / "conversations.dev5.jsonl", DATA / "conversations.dev6.jsonl",
+                 DATA / "conversations.dev7.jsonl")
 # collected like the others but never trained on: measured by every model (the report's "untrained" part), so
 # the decision has a fresh conversation set of our own besides the held-out files that only `qa eval` reads
-UNTRAINED = frozenset({"conv:conversations.dev6"})
+UNTRAINED = frozenset({"conv:conversations.dev7"})
+# junk and chit-chat lines, asked of every index
+JUNK = (DATA / "junk.txt", DATA / "junk.dev2.txt")
 PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 30,
           "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1,
           "seed": 7, "num_threads": 2}
@@ -303,8 +306,7 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
     work = settings.cache_dir / "decision"
     collectors = (QueryVectors, _index, _row, _rows_for, _swaps, collect_seeds, collect_conversations,
                   collect_benchmark)
-    junk_file = DATA / "junk.txt"
-    data = {"seeds": SEED_DEV + (junk_file,), "conv": CONVERSATIONS}  # the others read only junk.txt
+    data = {"seeds": SEED_DEV + JUNK, "conv": CONVERSATIONS}  # the others read only the junk files
     embedder = vectors = junk = None
     rows: list[dict] = []
     started = time.time()
@@ -316,7 +318,7 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
     }
     for group in GROUPS:
         path = work / f"rows-{group}.jsonl"
-        stamp = code_stamp("sentence", "reader", collectors=collectors, data=data.get(group, (junk_file,)))
+        stamp = code_stamp("sentence", "reader", collectors=collectors, data=data.get(group, JUNK))
         if not refresh and stamped(path, stamp):
             rows += read_jsonl(path)
             continue
@@ -325,7 +327,7 @@ def collect(settings: Settings, refresh: bool = False) -> list[dict]:
         if embedder is None:
             embedder = load_embedder(settings.model, cache_dir=settings.cache_dir, backend=settings.backend)
             vectors = QueryVectors(embedder, work)
-            junk = junk_queries(junk_file)
+            junk = [q for path in JUNK for q in junk_queries(path, prefix=path.stem)]
         if group == "seeds":
             part = collect_seeds(settings, embedder, vectors, junk)
         elif group == "conv":

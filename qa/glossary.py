@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -49,6 +50,20 @@ def _pinyin_key(pinyin: str) -> str:
     syllables = [re.sub(r"[0-9]", "", s) for s in pinyin.lower().replace("u:", "v").split()]
     return "".join(syllables) if all(s.isalpha() for s in syllables) else ""
 
+
+# "president of a university" (院长), "head of an institute" (所长): a role held in an organisation is glossed
+# by its head word too, for an entry naming a person (its last character one of these), so "the president of
+# the hospital" reaches 院长 as "the director" reaches 主任.
+_ROLE_OF = re.compile(r"^(?:the )?([a-z]+(?: [a-z]+)?) of (?:a|an|the) ")
+_PERSON_SUFFIX = frozenset("长人者员师家官")
+# British spellings CC-CEDICT writes the American way (centre -> center, tumour -> tumor, paediatric ->
+# pediatric, organise -> organize, programme -> program, travelled -> traveled), tried for a word only when the
+# dictionary knows it under neither its own spelling nor a stem of it.
+_BRITISH = ((re.compile(r"tre(s?)$"), r"ter\1"), (re.compile(r"(?<=[a-z]{3})our(s|ed|ing|ite|ites)?$"), r"or\1"),
+            (re.compile(r"is(e|es|ed|ing|ation|ations)$"), r"iz\1"), (re.compile(r"ys(e|es|ed|ing)$"), r"yz\1"),
+            (re.compile(r"ae"), "e"), (re.compile(r"oe"), "e"), (re.compile(r"mme(s?)$"), r"m\1"),
+            (re.compile(r"ogue(s?)$"), r"og\1"), (re.compile(r"ence$"), "ense"),
+            (re.compile(r"([aeiou])ll(ed|ing|er|ers)$"), r"\1l\2"))
 
 _ABBREVIATES = re.compile(r"abbr\. for ([A-Z][a-z]+) (?:[Pp]rovince|Autonomous Region|[Mm]unicipality)")
 _DIRECTIONS = {f"{d}{s}": c for d, c in (("east", "东"), ("west", "西"), ("south", "南"), ("north", "北"),
@@ -111,6 +126,9 @@ def reverse_dictionary() -> Dictionary:
                     words = _WORD.findall(head)
                     if 1 <= len(words) <= 3 and " ".join(words) == head.replace("-", " ").strip():
                         glosses[" ".join(words)].append(simp)
+                elif simp[-1] in _PERSON_SUFFIX and (role := _ROLE_OF.match(text)):
+                    glosses[role.group(1)].append(simp)
+                    nominal[role.group(1)].append(simp)
             if pinyin[:1].isupper():
                 key = _pinyin_key(pinyin)
                 if key:
@@ -148,8 +166,22 @@ def _lemmas(word: str) -> list[str]:
 
 
 def content_words(question: str) -> list[str]:
-    """The lower-cased English words of ``question``, stop words left out."""
-    return [w for w in _WORD.findall(unicodedata.normalize("NFKC", question).lower()) if w not in _STOP]
+    """The lower-cased English words of ``question``, stop words left out, in the spelling the dictionary
+    knows (centre -> center)."""
+    return [american(w) for w in _WORD.findall(unicodedata.normalize("NFKC", question).lower()) if w not in _STOP]
+
+
+@lru_cache(maxsize=4096)
+def american(word: str) -> str:
+    """``word``, or its American spelling when only that is in the dictionary (centre -> center)."""
+    glosses, _, names, *_ = reverse_dictionary()
+    if not glosses or word in names or any(lemma in glosses for lemma in _lemmas(word)):
+        return word
+    for pattern, repl in _BRITISH:
+        other = pattern.sub(repl, word)
+        if other != word and any(lemma in glosses for lemma in _lemmas(other)):
+            return other
+    return word
 
 
 @lru_cache(maxsize=1024)
@@ -169,14 +201,14 @@ def english_terms(question: str, counted: frozenset[str] = frozenset()) -> tuple
 
 
 @lru_cache(maxsize=1024)
-def chinese_keywords(question: str) -> tuple[str, ...]:
-    """Chinese words a dictionary offers for the English words and names in ``question``
-    (cached: retrieval and answer selection both ask for the same question)."""
+def keyword_senses(question: str) -> tuple[tuple[str, ...], ...]:
+    """For each English phrase of ``question`` the dictionary knows (three words, two, then one; a longer
+    phrase takes its words), all its Chinese senses in dictionary order."""
     glosses, _, names, *_ = reverse_dictionary()
     if not glosses:
         return ()
     words = content_words(question)
-    out: list[str] = []
+    out: list[tuple[str, ...]] = []
     used = [False] * len(words)
     for size in (3, 2, 1):
         for i in range(len(words) - size + 1):
@@ -191,7 +223,15 @@ def chinese_keywords(question: str) -> tuple[str, ...]:
             if size == 1 and not found:
                 found = names.get(phrase[0], [])
             if found:
-                out.extend(found[:MAX_PER_TERM])
+                out.append(tuple(dict.fromkeys(found)))
                 if size > 1:
                     used[i : i + size] = [True] * size
+    return tuple(out)
+
+
+def chinese_keywords(question: str, known: Callable[[str], bool] | None = None) -> tuple[str, ...]:
+    """Chinese words a dictionary offers for the English words and names in ``question``: the first
+    ``MAX_PER_TERM`` senses of each phrase, of those ``known`` accepts (the words the documents use) when given."""
+    out = [w for senses in keyword_senses(question)
+           for w in [s for s in senses if known is None or known(s)][:MAX_PER_TERM]]
     return tuple(dict.fromkeys(out))

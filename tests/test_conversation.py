@@ -168,6 +168,32 @@ def test_ask_with_history_file(tmp_path, seed_index_dir):
     assert len(proc.stderr.strip().splitlines()) == 1 and "--history" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_eval_conversations_reports_each_way_and_writes_each_turn(tmp_path, seed_index_dir):
+    """`qa eval --conversations FILE --out ROWS`: the follow-ups asked with their history, alone and as their
+    rewrite, and one row per turn (how it was understood, where its evidence ranked each way)."""
+    import subprocess
+
+    turn = {"lang": "zh", "answerable": True, "answer": "-"}
+    conversation = {"id": "t1", "kind": "switch", "turns": [
+        {**turn, "question": "荆州二医在封城期间接诊了多少发热患者？", "doc": "000_769629a9341062f1.txt",
+         "evidence": ["累计接诊发热患者近4000人次"], "standalone": "荆州二医在封城期间接诊了多少发热患者？"},
+        {**turn, "question": "那荆州一医呢？", "answerable": False, "doc": "001_fb1151e4e454f8fb.txt", "evidence": [],
+         "answer": None, "standalone": "荆州一医在封城期间接诊了多少发热患者？"}]}
+    path = tmp_path / "conversations.jsonl"
+    path.write_text(json.dumps(conversation, ensure_ascii=False) + "\n", encoding="utf-8")
+    rows = tmp_path / "rows.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "qa", "eval", "--conversations", str(path), "--out", str(rows),
+                           "--json"], capture_output=True, text=True, env=_env(seed_index_dir), timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout)
+    assert summary["first_turns"]["n"] == 1 and summary["first_turns"]["R@5"] == 1.0
+    assert summary["refusal"]["unanswerable_follow_ups"] == 1
+    written = [json.loads(line) for line in rows.read_text(encoding="utf-8").splitlines()]
+    assert [r["position"] for r in written] == [0, 1]
+    assert written[0]["rank"]["history"] == 1 and set(written[0]["rank"]) == {"history", "alone", "standalone"}
+    assert "荆州一医" in written[1]["understood"] and "发热" in written[1]["understood"]
+
+
 def test_chat_in_a_terminal(seed_index_dir):
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(sys.executable, ["-m", "qa", "chat"], env=_env(seed_index_dir), cwd=str(ROOT),

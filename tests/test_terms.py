@@ -239,3 +239,38 @@ def test_which_several_asks_for_names_not_a_count():
     assert asked("荆州二医哪几位专家入选了名医工作室？").kind == "person"
     counts = asked("荆州一医有几个院区？")
     assert (counts.kind, counts.measure) == ("number", "个")
+
+
+def test_what_the_interrogative_governs():
+    """The focus of a question is what its interrogative governs: the noun after it (measure words skipped), the
+    verb after it (with its object), else the word before it. A sentence about the right thing that says none of it
+    (a planting base, but no 县) states something else about it."""
+    from qa.search.attributes import asked, focus_share
+
+    assert asked("那个种植基地在哪个县？").focus == (("县",),)
+    assert asked("荆州一医一共有多少张床位？", ("荆州一医",)).focus == (("床位",),)
+    assert asked("最美清廉家庭是按什么标准评的？").focus[0] == ("标准",)
+    assert asked("肥胖与减重中心是什么时候开诊的？").focus == (("开诊",),)
+    assert asked("荆州二医接诊了多少发热患者？", ("荆州二医",)).focus == (("发热",), ("患者",))
+    assert asked("区二院的院长是谁？", ("区二院",)).focus == (("院长",),)
+    assert asked("交流的题目是什么？").focus == (("题目",),)
+    assert asked("这7个具体是哪些？").focus == ()
+    english = asked("How many nurses does it have?", (), True).focus
+    assert english and "护士" in english[0]
+    assert asked("Who is the president?", (), True).focus == ()
+    assert focus_share(asked("那个种植基地在哪个县？"), "建立中药材种植应用研究基地") == 0.0
+    assert focus_share(asked("那个种植基地在哪个县？"), "基地位于郧西县") == 1.0
+    assert focus_share(asked("这7个具体是哪些？"), "7个共建项目") == -1.0
+
+
+def test_british_spelling_and_a_role_in_an_organisation():
+    """CC-CEDICT writes English the American way and glosses 院长 as "president of a university": "stroke centre"
+    reaches 中心, and the president or head of a hospital reaches 院长, as the director reaches 主任. A word the
+    dictionary knows keeps its spelling (four is not for, hour not hor)."""
+    from qa.glossary import american, english_terms
+
+    assert [american(w) for w in ("centre", "tumours", "paediatric", "organised", "four", "hour")] == [
+        "center", "tumors", "pediatric", "organized", "four", "hour"]
+    assert any("中心" in t for t in english_terms("stroke centre"))
+    assert "院长" in english_terms("president")[0]
+    assert "院长" in english_terms("head")[0]

@@ -14,7 +14,9 @@ Checks:
   attribute or name, as the articles would write it) occur in no article (``doc`` null) or not in its ``doc``;
 * a conversation's first turn is answerable and its ``standalone`` is the question itself;
 * held-out files are independent of the development files: no evidence span of a held-out item overlaps an
-  evidence span of a development item, no question (or standalone rewrite) is repeated, no junk line is shared;
+  evidence span of a development item, no question (or standalone rewrite) is repeated, no junk line is shared
+  (every development junk file against every held-out one);
+* no line of a development junk file repeats a line of another development junk file;
 * no item repeats a question of the public ``seed_qa.jsonl`` / ``conversations.jsonl`` or overlaps their evidence.
 Evidence outside 8-40 characters is a warning.
 """
@@ -44,8 +46,8 @@ SEED_FILES = ("seed_questions.dev.jsonl", "seed_questions.heldout.jsonl", "seed_
               "seed_questions.dev3.jsonl", "seed_questions.dev4.jsonl")
 CONV_FILES = ("conversations.dev.jsonl", "conversations.heldout.jsonl", "conversations.dev2.jsonl",
               "conversations.dev3.jsonl", "conversations.dev4.jsonl", "conversations.dev5.jsonl",
-              "conversations.dev6.jsonl")
-JUNK_FILES = ("junk.txt", "junk.heldout.txt")
+              "conversations.dev6.jsonl", "conversations.dev7.jsonl")
+JUNK_FILES = ("junk.txt", "junk.heldout.txt", "junk.dev2.txt")
 
 Span = tuple[str, str, int, int]  # doc, where, start, end
 
@@ -64,6 +66,7 @@ class Result:
     spans: list[Span] = field(default_factory=list)
     questions: list[tuple[str, str]] = field(default_factory=list)
     lines: set[str] = field(default_factory=set)
+    line_no: dict[str, int] = field(default_factory=dict)  # junk files: first line number of each line
 
 
 class Checker:
@@ -244,6 +247,7 @@ class Checker:
             if line in res.lines:
                 self.error(where, f"duplicate line {line!r}")
             res.lines.add(line)
+            res.line_no.setdefault(line, n)
             res.rows += 1
         return res
 
@@ -312,8 +316,18 @@ def main(argv: list[str] | None = None) -> int:
     for r in held:
         checker.overlaps(r.spans, dev_spans, "development item")
         checker.repeats(r.questions, dev_questions, "development item")
-    for line in sorted(results[JUNK_FILES[0]].lines & results[JUNK_FILES[1]].lines):
-        checker.error(JUNK_FILES[1], f"line also in {JUNK_FILES[0]}: {line!r}")
+    dev_junk = [name for name in JUNK_FILES if "heldout" not in name]
+    held_junk = [name for name in JUNK_FILES if "heldout" in name]
+    for h in held_junk:
+        for line in sorted(results[JUNK_FILES[0]].lines & results[h].lines):
+            checker.error(h, f"line also in {JUNK_FILES[0]}: {line!r}")
+        for d in dev_junk[1:]:  # later development junk files: the development line is the one to delete
+            for line in sorted(results[d].lines & results[h].lines, key=results[d].line_no.get):
+                checker.error(f"{d}:{results[d].line_no[line]}", f"line also in {h}: {line!r}")
+    for i, d in enumerate(dev_junk):
+        for earlier in dev_junk[:i]:
+            for line in sorted(results[d].lines & results[earlier].lines, key=results[d].line_no.get):
+                checker.error(f"{d}:{results[d].line_no[line]}", f"line also in {earlier}: {line!r}")
     if args.public.is_dir():
         pub = public_sets(checker, args.public)
         for r in dev + held:

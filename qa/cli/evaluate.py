@@ -34,7 +34,8 @@ from .main import _settings, cli, friendly, index_option
 @click.option("--keywords", type=click.Choice(["bigram", "jieba"]), default="bigram", show_default=True)
 @click.option("--limit", type=int, default=None, help="Only the first N queries.")
 @click.option("--answers", is_flag=True, help="Also judge the answer sentence (seed_qa.jsonl).")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write per-query rows as JSONL.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write per-query rows (per-turn rows with --conversations alone) as JSONL.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @friendly
 def evaluate(corpora, queries, conversations, near_miss, swap_entities, junk_file, index_dir, legs, keywords, limit,
@@ -52,6 +53,7 @@ def evaluate(corpora, queries, conversations, near_miss, swap_entities, junk_fil
             --queries ../shared/eval/drcd_dev/queries.jsonl --near-miss
         qa eval --conversations ../shared/eval/conversations.jsonl
     """
+    import dataclasses
     import hashlib
 
     from tqdm import tqdm
@@ -103,7 +105,11 @@ def evaluate(corpora, queries, conversations, near_miss, swap_entities, junk_fil
     warm_up(retriever)  # as `qa serve` does at start, so the first questions' latency is not the set-up's
     if conversations is not None:
         with tqdm(unit="conversation", desc="conversations", file=sys.stderr, dynamic_ncols=True) as b:
-            conv_summary = summarize_conversations(run_conversations(retriever, conversations, progress=b.update))
+            turns = run_conversations(retriever, conversations, progress=b.update)
+        conv_summary = summarize_conversations(turns)
+        if out:
+            with out.open("w", encoding="utf-8") as fh:
+                fh.writelines(json.dumps(dataclasses.asdict(t), ensure_ascii=False) + "\n" for t in turns)
         click.echo(json.dumps(conv_summary, indent=2, ensure_ascii=False) if as_json
                    else format_conversations(conv_summary))
         if not qs:

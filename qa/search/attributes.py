@@ -137,6 +137,9 @@ class Asked:
     measure: str | None
     terms: tuple[tuple[str, ...], ...]
     words: int = 0  # the content words the terms came from (an English word the dictionary cannot render has none)
+    # the words the interrogative governs (哪个县 -> 县, 按什么标准 -> 标准, 什么时候开诊 -> 开诊, 题目是什么 -> 题目,
+    # which county -> its renderings): what the answer must be *of*; () when the question has none
+    focus: tuple[tuple[str, ...], ...] = ()
 
 
 def _tagger():
@@ -183,12 +186,68 @@ def asked(question: str, names: tuple[str, ...] = (), cross_lingual: bool = Fals
         rest = text
         for name in sorted(names, key=len, reverse=True):
             rest = rest.replace(name, "，")
-        words = [w for w, f in _tagger().cut(rest)
+        cut = list(_tagger().cut(rest))
+        words = [w for w, f in cut
                  if len(w) >= 2 and w not in _STOP_ZH and f[:1] in ("n", "v", "a", "j", "l", "i", "b")
                  and not re.fullmatch(r"[0-9a-z]+", w)]
         terms = tuple((w,) for w in dict.fromkeys(words))
         n_words = len(terms)
-    return Asked(kind, measure, terms, n_words)
+        return Asked(kind, measure, terms, n_words, tuple((w,) for w in _focus_zh(cut)))
+    return Asked(kind, measure, terms, n_words, _focus_en(rest))
+
+
+# The interrogative of a Chinese question (a jieba token starting so), the words it governs and those that
+# carry no attribute (copulas, particles, measure words): general question grammar.
+_WH_ZH = re.compile(r"^(?:什么|甚么|啥|哪|几|多少|多大|多久|多长|多高|多远|谁|何|第几)")
+_NOT_FOCUS = frozenset("是 在 有 为 叫 的 了 呢 吗 啊 呀 吧 么 都 又 还 也 就 到底 究竟 具体 分别 一共 总共 共 主要 "
+                       "大概 大约 一下 可以 能 会 要 时候 时间 样 个 名 位 家 种 项 些 一".split())
+_NOT_FOCUS_POS = ("u", "p", "c", "y", "x", "r", "m", "d", "e", "o", "q")  # particles, pronouns, numerals, …
+
+
+def _content(token: str, pos: str) -> bool:
+    return (token not in _NOT_FOCUS and not pos.startswith(_NOT_FOCUS_POS)
+            and bool(re.search(r"[\u4e00-\u9fff]", token)))
+
+
+def _focus_zh(cut: list) -> list[str]:
+    """The words the first interrogative governs: the nouns right after it (哪个县 -> 县, 多少发热患者 -> 发热,
+    患者), or the one verb after it (什么时候开诊 -> 开诊), else the word before it (院长是谁 -> 院长)."""
+    at = next((i for i, (w, _) in enumerate(cut) if _WH_ZH.match(w)), None)
+    if at is None:
+        return []
+    after: list[str] = []
+    verb = False
+    for w, f in cut[at + 1:]:
+        if not after and (w in _NOT_FOCUS or f.startswith("q")):
+            continue  # 几个 / 哪一 + measure word, then the noun
+        if not _content(w, f) or (verb and f.startswith("v")):
+            break
+        after.append(w)
+        verb = verb or f.startswith("v")  # 多少发热患者: the noun after a verb too; 什么时候开诊的: the verb alone
+        if len(after) == 2:
+            break
+    if after:
+        return after
+    before = next((w for w, f in reversed(cut[:at]) if _content(w, f)), None)
+    return [before] if before else []
+
+
+_WH_EN = re.compile(r"\b(?:which|what)\s+(?:kind|type|sort|number|percentage|proportion|share)?\s*(?:of\s+)?"
+                    r"([a-z]+)|\bhow\s+(?:many|much)\s+([a-z]+)", re.I)
+
+
+def _focus_en(question: str) -> tuple[tuple[str, ...], ...]:
+    """The renderings of the noun an English interrogative governs (which county, how many nurses)."""
+    m = _WH_EN.search(question)
+    word = (m.group(1) or m.group(2)).lower() if m else ""
+    if not word or word in _STOP_EN:
+        return ()
+    return english_terms(word, frozenset({word}))
+
+
+def focus_share(what: Asked, text: str) -> float:
+    """Share of the words the interrogative governs (:attr:`Asked.focus`) that ``text`` says; -1 with none."""
+    return term_share(what.focus, text) if what.focus else -1.0
 
 
 def _measure_group(measure: str) -> str:

@@ -27,6 +27,7 @@ from .attributes import (
     all_terms,
     answer_near_terms,
     asked_roles,
+    focus_share,
     has_kind,
     has_measure,
     is_question,
@@ -49,7 +50,7 @@ FEATURES = (
     "measure_sent", "measure_pass", "terms_n", "terms_sent", "terms_pass", "terms_max3", "entity_named",
     "grounded_top", "grounded_share5", "unknown", "candidates", "near_sent", "near_pass", "all_terms_sent",
     "all_terms_pass", "z1", "z_max3", "z_gap", "terms_corpus", "asks_nothing", "role_asked", "role_named",
-    "words_rendered", "dense_other_gap", "cov_other_gap", "terms_other_gap",
+    "words_rendered", "dense_other_gap", "cov_other_gap", "terms_other_gap", "focus_sent", "focus_pass",
 )
 
 
@@ -137,6 +138,10 @@ def features(
                           if rivals and pool else -1.0),
         "terms_other_gap": (max(term_share(asked.terms, t) for _, t in rivals) - terms_max3
                             if rivals and pool and asked.terms else -1.0),
+        # the words the interrogative governs (哪个县: 县; 什么时候开诊: 开诊) in the answer sentence and its passage: a
+        # sentence about the right thing with none of them states something else about it
+        "focus_sent": focus_share(asked, sentence) if sentence else -1.0,
+        "focus_pass": focus_share(asked, passage_text) if top else -1.0,
     }
 
 

@@ -145,6 +145,11 @@ class Retriever:
         """True when the folded, whitespace-free ``folded`` occurs in the documents."""
         return folded in self._text
 
+    def uses_word(self, word: str) -> bool:
+        """True when every character bigram of ``word`` occurs in the documents (what BM25 can match)."""
+        word = fold(word)
+        return all(word[i : i + 2] in self._bigrams for i in range(len(word) - 1))
+
     def passage_with(self, text: str) -> int | None:
         """The row of the first passage containing ``text`` (folded, whitespace ignored), or None."""
         at = self._text.find(squeeze(fold(text)))
@@ -329,7 +334,7 @@ class Retriever:
         keyword_text, keyword_weight = self.match_text(question, "keyword"), cal.keyword_weight
         if self.cross_lingual(question):
             # an English question: its keywords come from the dictionary (see qa.glossary)
-            keyword_text = " ".join([keyword_text, *chinese_keywords(keyword_text)])
+            keyword_text = " ".join([keyword_text, *chinese_keywords(keyword_text, self.uses_word)])
             keyword_weight = cal.glossary_weight
         elif legs == "hybrid":
             keyword_weight *= self.known_share(question)

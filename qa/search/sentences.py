@@ -22,7 +22,16 @@ import numpy as np
 from ..glossary import chinese_keywords
 from ..index.keywords import tokenize
 from ..text import fold
-from .attributes import KINDS, Asked, all_terms, answer_near_terms, has_kind, has_measure, term_share
+from .attributes import (
+    KINDS,
+    Asked,
+    all_terms,
+    answer_near_terms,
+    focus_share,
+    has_kind,
+    has_measure,
+    term_share,
+)
 
 if TYPE_CHECKING:
     from .retriever import Hit, Retriever
@@ -43,7 +52,7 @@ FEATURES = (
     "heading", "kind_asked", "kind_match", "measure_asked", "measure_match", "terms", "length", "position",
     "units_in_passage", "cross_lingual", "near", "all_terms", "prev_cos", "next_cos", "prev_coverage",
     "coverage_rank", "local", "local_gap", "local_rank", "local_chars", "local_chars_gap",
-    "prev_local", "next_local",
+    "prev_local", "next_local", "focus",
 )
 
 
@@ -89,6 +98,8 @@ def candidates(retriever: Retriever, question: str, hits: list[Hit], qvec: np.nd
                 # the asked attribute with an answer of the asked type beside it (床位703张), every term there
                 "near": answer_near_terms(what, unit) if what.terms else 0.0,
                 "all_terms": all_terms(what.terms, unit) if what.terms else 0.0,
+                # the words the interrogative governs (哪个县: 县), -1 when it governs none
+                "focus": focus_share(what, unit),
             }))
         # the sentences around it: a question often paraphrases the sentence before the one with the answer
         mine = out[len(out) - len(ids):]
