@@ -274,3 +274,20 @@ def test_british_spelling_and_a_role_in_an_organisation():
     assert any("中心" in t for t in english_terms("stroke centre"))
     assert "院长" in english_terms("president")[0]
     assert "院长" in english_terms("head")[0]
+
+
+def test_a_deputy_asked_for_and_named():
+    """副院长 / the vice president / the deputy director ask for a deputy; a deputy holds no post itself (陈松副院长
+    names no 院长), and the holder's name may come after further titles (副主任，副主任医师朱西)."""
+    from qa.search.attributes import asked, asked_roles, names_role
+
+    assert asked_roles(asked("邵阳市中心医院党委副书记是谁？"), "邵阳市中心医院党委副书记是谁？") == ("副书记",)
+    question = "Who is the deputy director of the urology department?"
+    assert "副主任" in asked_roles(asked(question, (), True), question)
+    assert names_role("副书记", "该院党委副书记、院长刘天云信心满满")
+    assert names_role("副主任", "泌尿外科、男科副主任，副主任医师朱西为一名特殊的患者")
+    assert not names_role("主任", "泌尿外科、男科副主任，副主任医师朱西为一名特殊的患者")
+    assert names_role("副院长", "荆州二医副院长、荆州市突出贡献人才、放射介入科学科带头人汪建成入选")
+    assert not names_role("院长", "荆州二医副院长、荆州市突出贡献人才、放射介入科学科带头人汪建成入选")
+    assert names_role("副院长", "在“中医博士团”陈松副院长、徐荣鹏博士的带领下")
+    assert not names_role("院长", "全面落实党委领导下的院长负责制，高质量发展")

@@ -78,6 +78,13 @@ def test_answerable_questions_stay_answered(retriever):
     ("邵阳市中心医院的院长叫什么？", SHAOYANG, "刘天云"),  # the sentence naming him, not the 院长负责制 one above it
     # the holder named in a passage below the first three, which name the role only in 党委领导下的院长负责制
     ("Who is the Party secretary of Shaoyang Central Hospital?", SHAOYANG, "张国华"),
+    # "president" is 校长 first in CC-CEDICT; a hospital's is its 院长
+    ("Who is the president of Shaoyang Central Hospital?", SHAOYANG, "刘天云"),
+    # a deputy asked for is the deputy (jieba cuts 副 off 副书记), not the Party secretary 张国华
+    ("邵阳市中心医院党委副书记是谁？", SHAOYANG, "刘天云"),
+    # named after the comma and a second title (副主任，副主任医师朱西), or after longer titles (副院长、…带头人汪建成)
+    ("区二院泌尿外科副主任是谁？", "002_3a274bbbdd8f06d7", "朱西"),
+    ("Who is the vice president of Jingzhou No.2 Hospital?", "000_769629a9341062f1", "汪建成"),
 ])
 def test_a_hospital_or_person_asked_for_in_another_common_way_is_answered(retriever, question, doc, said):
     result = ask(retriever, question, 5)

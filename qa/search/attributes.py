@@ -386,6 +386,7 @@ _ROLE_AT_END = re.compile(rf"(?:{ROLE_WORDS})$")
 
 # what asks for the person a Chinese question's role word names: right before it (哪位主任) or right after it
 # (主任是谁, 院长叫什么名字)
+_DEPUTY_EN = re.compile(r"\b(?:vice|deputy)[\s-]", re.I)
 _WHO_BEFORE = r"(?:哪一?位|哪个|什么)"
 _WHO_AFTER = r"(?:是|为|叫)?(?:谁|哪一?位|何人|什么人|什么名字|啥名字|叫什么|叫啥|姓什么)"
 
@@ -398,6 +399,8 @@ def asked_roles(what: Asked, question: str | None = None) -> tuple[str, ...]:
     if what.kind != "person":
         return ()
     folded = folded_text(question) if question and _is_zh(question) else None
+    # a deputy asked for (副院长: jieba cuts 副 off; the deputy director, the vice president) is named as one
+    deputy_en = bool(question) and folded is None and _DEPUTY_EN.search(question or "") is not None
     roles: list[str] = []
     for candidates in what.terms:
         for c in candidates:
@@ -407,7 +410,8 @@ def asked_roles(what: Asked, question: str | None = None) -> tuple[str, ...]:
                 continue
             if m and (folded is None or re.search(
                     rf"{_WHO_BEFORE}[\u4e00-\u9fff]{{0,4}}{re.escape(c)}|{re.escape(c)}的?{_WHO_AFTER}", folded)):
-                deputy = c.endswith(f"副{m.group()}")  # 哪位副区长: a deputy is asked for, and named as one
+                deputy = (c.endswith(f"副{m.group()}") or deputy_en  # 哪位副区长: a deputy is asked for
+                          or (folded is not None and f"副{c}" in folded))
                 roles.append(f"副{m.group()}" if deputy else m.group())
         if roles:
             return tuple(dict.fromkeys(roles))
@@ -421,8 +425,11 @@ def _is_zh(text: str) -> bool:
 def names_role(role: str, text: str) -> bool:
     """True when ``text`` names someone in ``role``: the role next to a name (主任张三, 张三主任)."""
     folded = folded_text(text)
-    # 党委书记、院长李永兵: the name after the last of the roles one person holds
+    # 党委书记、院长李永兵 / 泌尿外科副主任，副主任医师朱西: the name after the last of the roles one person holds;
+    # 副院长、荆州市突出贡献人才、放射介入科学科带头人汪建成: after longer titles, the last one ending in a role;
     # a deputy (副院长汪建成, 陈松副院长) does not hold the role
-    pattern = (rf"(?<!副){role}(?:[、兼](?:[\u4e00-\u9fff]{{0,3}}?(?:{ROLE_WORDS})))*{_NAME}"
+    title = r"[^，。；：、,;:\s]"
+    pattern = (rf"(?<!副){role}(?:[、兼，,](?:[\u4e00-\u9fff]{{0,3}}?(?:{ROLE_WORDS})))*{_NAME}"
+               rf"|(?<!副){role}(?:、{title}{{1,12}}){{0,2}}、{title}{{0,10}}?(?:{ROLE_WORDS}){_NAME}"
                rf"|{_NAME}(?<!副){role}(?![\u4e00-\u9fff])")
     return re.search(pattern, folded) is not None
