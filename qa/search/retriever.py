@@ -130,6 +130,7 @@ class Retriever:
         self.mention_finder = MentionFinder(self.entities, self.corpus_has)
         self.grounding = Grounding(self.entities, [p.doc_id for p in index.passages])
         self.mentions = lru_cache(maxsize=4096)(self.mention_finder.find)
+        self._question_weights = lru_cache(maxsize=4096)(self._weights_of)
         self.people = frozenset(e.name for e in self.entities.entities if e.kind == "person")
 
     @cached_property
@@ -167,14 +168,18 @@ class Retriever:
             terms = english_terms(question)
             within = folded(text)
             return sum(1 for cands in terms if any(c in within for c in cands)) / len(terms) if terms else 0.0
-        mode = self.index.keywords.mode
-        q = _fold_tokens(question, mode)
-        if not q:
+        weights, total = self._question_weights(question)
+        if not weights:
             return 0.0
-        t = _fold_tokens(text, mode)
+        t = _fold_tokens(text, self.index.keywords.mode)
+        return float(sum(w for tok, w in weights if tok in t) / total) if total else 0.0
+
+    def _weights_of(self, question: str) -> tuple[tuple[tuple[str, float], ...], float]:
+        """The question's folded keyword tokens with their idf, in one fixed order, and their sum (what
+        :meth:`coverage` weighs every text by; computed once per question, not once per passage)."""
+        q = _fold_tokens(question, self.index.keywords.mode)
         weights = {tok: self._idf.get(tok, self.index.keywords.max_idf) for tok in q}
-        total = sum(weights.values())
-        return float(sum(w for tok, w in weights.items() if tok in t) / total) if total else 0.0
+        return tuple(weights.items()), sum(weights.values())
 
     def cross_lingual(self, question: str) -> bool:
         """True for a question written mostly in another script than Chinese (an English question)."""
