@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
+import threading
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -131,6 +132,7 @@ class Retriever:
         self.grounding = Grounding(self.entities, [p.doc_id for p in index.passages])
         self.mentions = lru_cache(maxsize=4096)(self.mention_finder.find)
         self._question_weights = lru_cache(maxsize=4096)(self._weights_of)
+        self._searched = threading.local()  # this thread's last unfiltered unit search (Retriever.rivals)
         self.people = frozenset(e.name for e in self.entities.entities if e.kind == "person")
 
     @cached_property
@@ -239,7 +241,10 @@ class Retriever:
                         if self._unit_last[r] > self._unit_first[r]}
                 return dict(sorted(best.items(), key=lambda kv: -kv[1])[:pool])
             pool = len(self.index.units)  # many allowed passages: search everything, keep theirs
-        scores, ids = self.index.vectors.search(qvec[None, :], pool)
+        if allowed is None:
+            scores, ids = self._units_near(qvec, pool)
+        else:
+            scores, ids = self.index.vectors.search(qvec[None, :], pool)
         best: dict[int, float] = {}
         for uid, score in zip(ids[0], scores[0], strict=True):
             if uid < 0:
@@ -248,6 +253,29 @@ class Retriever:
             if row not in best and (allowed is None or allowed[row]):
                 best[row] = float(score)
         return best
+
+    def _units_near(self, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each (1, k'), of the ``k`` units nearest ``qvec``: the vector store's search, or the
+        first ``k`` of the wider search this thread just made for the same vector (search(), then rivals()), when
+        that is provably the same answer: the same ``k``, or an exact (flat) index whose first ``k + 1`` scores
+        all differ (an exact search's scores do not depend on ``k``; with no tie, neither do the order and the
+        cut)."""
+        last = getattr(self._searched, "last", None)
+        if last is not None and last[0] is qvec:
+            _, wider, scores, ids = last
+            if wider == k:
+                return scores, ids
+            if wider > k and self._exact and scores.shape[1] > k and bool(np.all(np.diff(scores[0, : k + 1]) < 0)):
+                return scores[:, :k], ids[:, :k]
+        scores, ids = self.index.vectors.search(qvec[None, :], k)
+        self._searched.last = (qvec, k, scores, ids)
+        return scores, ids
+
+    @cached_property
+    def _exact(self) -> bool:
+        """True when the vector store searches exactly (a flat FAISS index): its scores do not depend on k."""
+        vectors = self.index.vectors
+        return getattr(vectors, "backend", None) == "faiss" and getattr(vectors, "params", {}).get("type") == "flat"
 
     def rivals(self, hits: list[Hit], qvec: np.ndarray, k: int = 3) -> list[tuple[float, str]]:
         """(cosine, text) of the ``k`` passages closest to ``qvec`` among those of other documents than the
@@ -258,7 +286,7 @@ class Retriever:
         if not home:
             return []
         passages = self.index.passages
-        nearest = self._dense(qvec, min(RIVAL_UNITS, len(self.index.units)))
+        nearest = self._dense(qvec, min(RIVAL_UNITS, len(self.index.units)))  # search()'s own units, when it can
         return [(score, passages[row].text) for row, score in nearest.items() if passages[row].doc_id not in home][:k]
 
     def embed(self, question: str) -> np.ndarray:
