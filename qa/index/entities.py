@@ -95,6 +95,7 @@ class Entity:
 # ------------------------------------------------------------------------------------ helpers
 
 
+@lru_cache(maxsize=1)  # once: jieba.setLogLevel clears every logger's cache (logging.Logger.setLevel)
 def _tagger():
     """jieba's part-of-speech tagger (its dictionary loaded once, quietly)."""
     import jieba

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Container, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,7 @@ def tokenize(text: str, mode: str = "bigram") -> list[str]:
     return tokens
 
 
+@lru_cache(maxsize=1)  # once: jieba.setLogLevel clears every logger's cache (logging.Logger.setLevel)
 def _jieba():
     import jieba
 

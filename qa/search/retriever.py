@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
+import threading
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -127,9 +128,13 @@ class Retriever:
             else frozenset(t for p in index.passages for t in tokenize(p.text, "bigram"))
         )
         self.entities = entity_table(index)
+        # the same few terms are looked up for every question that asks about them (~12 us each in 0.1 M characters)
+        self.corpus_has = lru_cache(maxsize=16384)(self.corpus_has)  # type: ignore[method-assign]
         self.mention_finder = MentionFinder(self.entities, self.corpus_has)
         self.grounding = Grounding(self.entities, [p.doc_id for p in index.passages])
         self.mentions = lru_cache(maxsize=4096)(self.mention_finder.find)
+        self._question_weights = lru_cache(maxsize=4096)(self._weights_of)
+        self._searched = threading.local()  # this thread's last unfiltered unit search (Retriever.rivals)
         self.people = frozenset(e.name for e in self.entities.entities if e.kind == "person")
 
     @cached_property
@@ -172,14 +177,18 @@ class Retriever:
             terms = english_terms(question)
             within = folded(text)
             return sum(1 for cands in terms if any(c in within for c in cands)) / len(terms) if terms else 0.0
-        mode = self.index.keywords.mode
-        q = _fold_tokens(question, mode)
-        if not q:
+        weights, total = self._question_weights(question)
+        if not weights:
             return 0.0
-        t = _fold_tokens(text, mode)
+        t = _fold_tokens(text, self.index.keywords.mode)
+        return float(sum(w for tok, w in weights if tok in t) / total) if total else 0.0
+
+    def _weights_of(self, question: str) -> tuple[tuple[tuple[str, float], ...], float]:
+        """The question's folded keyword tokens with their idf, in one fixed order, and their sum (what
+        :meth:`coverage` weighs every text by; computed once per question, not once per passage)."""
+        q = _fold_tokens(question, self.index.keywords.mode)
         weights = {tok: self._idf.get(tok, self.index.keywords.max_idf) for tok in q}
-        total = sum(weights.values())
-        return float(sum(w for tok, w in weights.items() if tok in t) / total) if total else 0.0
+        return tuple(weights.items()), sum(weights.values())
 
     def cross_lingual(self, question: str) -> bool:
         """True for a question written mostly in another script than Chinese (an English question)."""
@@ -239,7 +248,10 @@ class Retriever:
                         if self._unit_last[r] > self._unit_first[r]}
                 return dict(sorted(best.items(), key=lambda kv: -kv[1])[:pool])
             pool = len(self.index.units)  # many allowed passages: search everything, keep theirs
-        scores, ids = self.index.vectors.search(qvec[None, :], pool)
+        if allowed is None:
+            scores, ids = self._units_near(qvec, pool)
+        else:
+            scores, ids = self.index.vectors.search(qvec[None, :], pool)
         best: dict[int, float] = {}
         for uid, score in zip(ids[0], scores[0], strict=True):
             if uid < 0:
@@ -248,6 +260,29 @@ class Retriever:
             if row not in best and (allowed is None or allowed[row]):
                 best[row] = float(score)
         return best
+
+    def _units_near(self, qvec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each (1, k'), of the ``k`` units nearest ``qvec``: the vector store's search, or the
+        first ``k`` of the wider search this thread just made for the same vector (search(), then rivals()), when
+        that is provably the same answer: the same ``k``, or an exact (flat) index whose first ``k + 1`` scores
+        all differ (an exact search's scores do not depend on ``k``; with no tie, neither do the order and the
+        cut)."""
+        last = getattr(self._searched, "last", None)
+        if last is not None and last[0] is qvec:
+            _, wider, scores, ids = last
+            if wider == k:
+                return scores, ids
+            if wider > k and self._exact and scores.shape[1] > k and bool(np.all(np.diff(scores[0, : k + 1]) < 0)):
+                return scores[:, :k], ids[:, :k]
+        scores, ids = self.index.vectors.search(qvec[None, :], k)
+        self._searched.last = (qvec, k, scores, ids)
+        return scores, ids
+
+    @cached_property
+    def _exact(self) -> bool:
+        """True when the vector store searches exactly (a flat FAISS index): its scores do not depend on k."""
+        vectors = self.index.vectors
+        return getattr(vectors, "backend", None) == "faiss" and getattr(vectors, "params", {}).get("type") == "flat"
 
     def rivals(self, hits: list[Hit], qvec: np.ndarray, k: int = 3) -> list[tuple[float, str]]:
         """(cosine, text) of the ``k`` passages closest to ``qvec`` among those of other documents than the
@@ -258,7 +293,7 @@ class Retriever:
         if not home:
             return []
         passages = self.index.passages
-        nearest = self._dense(qvec, min(RIVAL_UNITS, len(self.index.units)))
+        nearest = self._dense(qvec, min(RIVAL_UNITS, len(self.index.units)))  # search()'s own units, when it can
         return [(score, passages[row].text) for row, score in nearest.items() if passages[row].doc_id not in home][:k]
 
     def embed(self, question: str) -> np.ndarray:

@@ -73,6 +73,7 @@ def name_bigrams(name: str) -> list[str]:
     return [core[i : i + 2] for i in range(len(core) - 1)]
 
 
+@lru_cache(maxsize=1)  # once: jieba.setLogLevel clears every logger's cache (logging.Logger.setLevel)
 def _tagger():
     import jieba
     import jieba.posseg
