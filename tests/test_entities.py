@@ -130,6 +130,11 @@ def test_a_hospital_written_all_in_lower_case_is_named(seeds):
     assert found.entities == (table.main_entity("004_418b4fb8ab4a92f7").id,), found
     assert any("Xiangyang" in u for u in finder.find("how many beds does xiangyang central hospital have").unknown)
     assert not finder.find("tell me more about the hospital info pls")
+    # in a question with capitals of its own too (it was read as naming no hospital, so a swap of it was answered
+    # with the other Jingzhou hospital's passage); there, a lower-case place alone is no name
+    found = finder.find("How many Party members from jingzhou first people's hospital went down to communities?")
+    assert found.spans == (("jingzhou first people's hospital", table.main_entity("001_fb1151e4e454f8fb").id),), found
+    assert not finder.find("Who leads China in shiyan?").entities
 
 
 def test_a_place_with_two_hospitals_is_not_an_unknown_one(seeds):

@@ -128,10 +128,13 @@ class MentionFinder:
                 spans.append((name, match.id))
             elif not self.corpus_has(name):  # written in the documents, though not taken for an entity: known
                 unknown.append(name)
-        if re.search(r"[a-z]", question) and not re.search(r"[A-Z]", question):
-            # all lower case (jingzhou no.2 hospital number of party branches): its names capitalised, written back
-            # as the user wrote them (the same letters at the same places)
-            capitalised = self._capitalised(question)
+        # a name written in lower case (jingzhou no.2 hospital number of party branches; How many Party members from
+        # jingzhou first people's hospital …?): capitalised, then written back as the user wrote it (the same
+        # letters at the same places); in a question with capitals of its own only a place followed by an
+        # organisation's head word is taken for a name
+        capitalised = (self._capitalised(question, need_head=re.search(r"[A-Z]", question) is not None)
+                       if re.search(r"[a-z]", question) else question)
+        if capitalised != question:
             found: list[tuple[str, str]] = []
             self._english(capitalised, ids, unknown, found)
             spans.extend((question[at : at + len(surface)] if (at := capitalised.find(surface)) >= 0 else surface, eid)
@@ -206,11 +209,12 @@ class MentionFinder:
                     ids.append(entity.id)
                     spans.append((span, entity.id))
 
-    def _capitalised(self, question: str) -> str:
-        """An all-lower-case question with its names capitalised, as the English rules expect them: each word
+    def _capitalised(self, question: str, need_head: bool = False) -> str:
+        """``question`` with its lower-case names capitalised, as the English rules expect them: each word
         that spells a place (CC-CEDICT), with the words after it up to an organisation's head word (hospital,
-        centre …) within six words (shiyan integrated medicine hospital, jingzhou first hospital). Other words
-        keep their case, so an ordinary lower-case word is never taken for a name."""
+        centre …) within six words (shiyan integrated medicine hospital, jingzhou first hospital); with
+        ``need_head``, only such a place and its organisation, not a place alone. Other words keep their case,
+        so an ordinary lower-case word is never taken for a name."""
         words = list(re.finditer(r"[a-z][\w'.’-]*", question))
         spans: list[tuple[int, int]] = []
         for i, m in enumerate(words):
@@ -221,6 +225,8 @@ class MentionFinder:
                 if words[j].group().rstrip(".") in _HEADS_EN:
                     end = j
                     break
+            if need_head and end == i:
+                continue
             spans.extend((words[k].start(), words[k].end()) for k in range(i, end + 1)
                          if words[k].group() not in _CONNECTORS)
         out = list(question)
