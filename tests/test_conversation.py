@@ -371,3 +371,12 @@ def test_a_drill_carries_no_interrogative_and_no_word_twice(retriever):
     understood = resolve(retriever, "病人是哪儿的？", [Turn("区二院给进院的脑梗病人取栓用了多长时间？")])
     assert "多长" not in understood.question and understood.question.count("病人") == 1
     assert understood.question.startswith("区二院") and "脑梗" in understood.question
+
+
+def test_a_switch_to_the_hospital_already_asked_about_never_writes_it_twice(retriever):
+    """十堰那家 named again after the conversation already switched to it: the previous question as it was, not
+    十堰市中西医结合医院十堰市中西医结合医院…"""
+    history = [Turn("邵阳市中心医院为重症救治备了多少台有创呼吸机？", None), Turn("十堰那家有多少？", None)]
+    understood = resolve(retriever, "那 ECMO 十堰那家买了没有？", history)
+    name = retriever.entities.main_entity("004_418b4fb8ab4a92f7").short_name
+    assert understood.question.count(name) == 1, understood
