@@ -400,7 +400,7 @@ def asked_roles(what: Asked, question: str | None = None) -> tuple[str, ...]:
         return ()
     folded = folded_text(question) if question and _is_zh(question) else None
     # a deputy asked for (副院长: jieba cuts 副 off; the deputy director, the vice president) is named as one
-    deputy_en = bool(question) and folded is None and _DEPUTY_EN.search(question or "") is not None
+    deputy_en = folded is None and _DEPUTY_EN.search(question or "") is not None
     roles: list[str] = []
     for candidates in what.terms:
         for c in candidates:

@@ -427,10 +427,11 @@ class Resolver:
         user wrote it, in the previous question's language when the user wrote it so)."""
         prev_zh = _is_zh(prev)
         new_name = self._surface(eid, prev_zh, surfaces)
-        if any(old == eid for _, old in self._subjects(prev)) and not any(
-                old != eid and self._is_subject(old) for _, old in self._subjects(prev)):
+        subjects = self._subjects(prev)
+        if any(old == eid for _, old in subjects) and not any(old != eid and self._is_subject(old)
+                                                               for _, old in subjects):
             return prev  # it was about ``eid`` already (十堰那家 twice): never the name written twice
-        for surface, old in self._subjects(prev):
+        for surface, old in subjects:
             if old != eid and surface in prev:
                 return prev.replace(surface, new_name)
         if prev_topic and prev_topic != eid:

@@ -216,7 +216,7 @@ class MentionFinder:
         ``need_head``, only such a place and its organisation, not a place alone. Other words keep their case,
         so an ordinary lower-case word is never taken for a name."""
         words = list(re.finditer(r"[a-z][\w'.’-]*", question))
-        spans: list[tuple[int, int]] = []
+        starts: list[int] = []  # the first letter of each word of a name
         for i, m in enumerate(words):
             if not _known_place(m.group().removesuffix("'s").rstrip("."), self.corpus_has)[0]:
                 continue
@@ -227,10 +227,9 @@ class MentionFinder:
                     break
             if need_head and end == i:
                 continue
-            spans.extend((words[k].start(), words[k].end()) for k in range(i, end + 1)
-                         if words[k].group() not in _CONNECTORS)
+            starts.extend(words[k].start() for k in range(i, end + 1) if words[k].group() not in _CONNECTORS)
         out = list(question)
-        for start, _ in spans:
+        for start in starts:
             out[start] = out[start].upper()
         return "".join(out)
 

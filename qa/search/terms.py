@@ -29,6 +29,7 @@ from collections.abc import Container
 from functools import lru_cache
 
 from ..glossary import reverse_dictionary
+from ..index.entities import _tagger  # jieba's part-of-speech tagger, loaded once
 from ..text import fold, squeeze
 
 MAX_NAME_CHARS = 12
@@ -71,15 +72,6 @@ def name_bigrams(name: str) -> list[str]:
     """The character bigrams that make ``name`` known (its administrative suffix dropped)."""
     core = _ADMIN_SUFFIX.sub("", name) if len(name) > 2 else name
     return [core[i : i + 2] for i in range(len(core) - 1)]
-
-
-@lru_cache(maxsize=1)  # once: jieba.setLogLevel clears every logger's cache (logging.Logger.setLevel)
-def _tagger():
-    import jieba
-    import jieba.posseg
-
-    jieba.setLogLevel(60)
-    return jieba.posseg
 
 
 def warm_up() -> None:

@@ -19,8 +19,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..errors import QAError
@@ -89,47 +87,6 @@ def bind(host: str, port: int) -> socket.socket:
 # ------------------------------------------------------------------------- the HTTP protocol
 
 
-class _Connection(h11.Connection):
-    """h11's connection, remembering the protocol error it raised (its status hint says 431 vs 400)."""
-
-    last_error: h11.RemoteProtocolError | None = None
-
-    def next_event(self):  # type: ignore[override]
-        try:
-            return super().next_event()
-        except h11.RemoteProtocolError as exc:
-            self.last_error = exc
-            raise
-
-
-class JsonErrorsH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, but a request it cannot parse (oversized headers, garbage) is answered in
-    the one JSON error shape (431 or 400) instead of a plain-text 400."""
-
-    def __init__(self, config, server_state, app_state, _loop=None) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(config, server_state, app_state, _loop)
-        self.conn = _Connection(h11.SERVER, config.h11_max_incomplete_event_size or 16 * 1024)
-
-    def send_400_response(self, msg: str) -> None:
-        error = self.conn.last_error
-        status = getattr(error, "error_status_hint", 400) or 400
-        if status == 431:
-            message = f"request headers too large (at most {self.config.h11_max_incomplete_event_size} bytes)"
-        else:
-            status, message = 400, "invalid HTTP request (it could not be parsed)"
-        body = json.dumps(error_body(status, message)).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close")]
-        try:
-            self.transport.write(self.conn.send(h11.Response(status_code=status, headers=headers,
-                                                             reason=http.HTTPStatus(status).phrase.encode())))
-            self.transport.write(self.conn.send(h11.Data(data=body)))
-            self.transport.write(self.conn.send(h11.EndOfMessage()))
-        except h11.LocalProtocolError:  # a response was already under way: just close
-            pass
-        self.transport.close()
-
-
 def _error_reply(status: int, message: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:
     """A whole HTTP/1.1 response in the one JSON error shape, closing the connection."""
     body = json.dumps(error_body(status, message)).encode()
@@ -141,11 +98,11 @@ def _error_reply(status: int, message: str, default_headers: list[tuple[bytes, b
 
 
 class JsonErrorsHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol (llhttp, in C: less Python per request than h11), with what
-    :class:`JsonErrorsH11Protocol` does kept: a request it cannot parse gets 400 in the one JSON error shape, and
-    a request head that has not ended within ``h11_max_incomplete_event_size`` bytes gets 431 (llhttp has no such
-    limit; h11 had). Request heads that did end, however large, reach the app, whose ``HeaderLimit`` answers 431
-    as before."""
+    """uvicorn's httptools protocol (llhttp, in C: less Python per request than h11, which served before
+    2026-12-07), keeping what the h11 subclass did: a request it cannot parse gets 400 in the one JSON error
+    shape, and a request head that has not ended within ``h11_max_incomplete_event_size`` bytes gets 431 (llhttp
+    has no such limit; h11 had). Request heads that did end, however large, reach the app, whose
+    ``HeaderLimit`` answers 431 as before."""
 
     def __init__(self, config, server_state, app_state, _loop=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(config, server_state, app_state, _loop)
