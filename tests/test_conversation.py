@@ -380,3 +380,24 @@ def test_a_switch_to_the_hospital_already_asked_about_never_writes_it_twice(retr
     understood = resolve(retriever, "那 ECMO 十堰那家买了没有？", history)
     name = retriever.entities.main_entity("004_418b4fb8ab4a92f7").short_name
     assert understood.question.count(name) == 1, understood
+
+
+def test_this_doctor_is_the_person_the_previous_answer_named(retriever):
+    """这位医生 / 这位书记 refer to a person as 他 does: the one the answer shown named."""
+    history = [Turn("区二院那台局麻经皮肾镜碎石取石术是哪位医生主刀的？",
+                    "日前，区二院泌尿外科、男科副主任，副主任医师朱西为一名特殊的患者实施了局麻经皮肾镜碎石取石术。")]
+    understood = resolve(retriever, "这位医生收治的那个病人是因为什么来看病的？", history)
+    assert understood.question == "区二院朱西收治的那个病人是因为什么来看病的？" and understood.how == "pronoun"
+    history = [Turn("荆州二医是哪位医生进了首批“荆楚名医工作室”？",
+                    "市人才办、市卫健委授牌的荆州市首批“荆楚名医工作室”中，荆州二医副院长、荆州市突出贡献人才、"
+                    "放射介入科学科带头人汪建成")]
+    assert resolve(retriever, "他还有哪些头衔？", history).question == "荆州二医汪建成还有哪些头衔？"
+
+
+def test_a_place_before_a_region_word_is_the_region_not_its_hospital(retriever):
+    """邵阳地区 is the region: 邵阳 does not stand for 邵阳市中心医院 there, so it is not written over."""
+    history = [Turn("Which first procedure in southwest Hunan did Shaoyang Central Hospital carry out?",
+                    "成功开展湘西南地区首例肾上腺静脉采血")]
+    understood = resolve(retriever, "邵阳地区第一个做的又有哪些？", history)
+    assert "邵阳地区" in understood.question and "医院地区" not in understood.question
+

@@ -156,3 +156,38 @@ def test_hospitals_of_two_levels_are_no_name(seeds, question):
     """县市医院 (county and city hospitals) names no hospital: it is not an unknown one."""
     _, finder, _ = seeds
     assert not finder.find(question).unknown
+
+
+def test_a_name_the_tagger_splits_into_a_surname_and_a_word_is_a_person(seeds):
+    """学科带头人汪建成: jieba cuts 汪 / 建成 ("built"); a surname after a role and the word after it is a name
+    when the document writes it twice, not a prefix of a longer name (毛以 of 毛以国)."""
+    table, finder, _ = seeds
+    people = {e.name for e in table.entities if e.kind == "person"}
+    assert {"汪建成", "毛以国"} <= people and "毛以" not in people
+    mentions = finder.find("荆州二医副院长、放射介入科学科带头人汪建成")
+    assert any(table.by_id[eid].name == "汪建成" for eid in mentions.entities)
+
+
+def test_an_index_built_by_other_entity_rules_is_rebuilt(tmp_path):
+    """An upgrade that finds entities otherwise refreshes them on the next `qa build`, though no source changed."""
+    import json
+
+    from click.testing import CliRunner
+
+    from qa.cli.main import cli
+
+    index = tmp_path / "index"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["build", "--source", str(SEEDS), "--index", str(index)]).exit_code == 0
+    again = runner.invoke(cli, ["build", "--source", str(SEEDS), "--index", str(index)])
+    assert "up to date" in again.output
+    for name in ("manifest.json", "entities.json"):  # as an older version wrote them
+        data = json.loads((index / name).read_text(encoding="utf-8"))
+        (data["entities"] if name == "manifest.json" else data).pop("rules")
+        (index / name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert "汪建成" in (index / "entities.json").read_text(encoding="utf-8")
+    rebuilt = runner.invoke(cli, ["build", "--source", str(SEEDS), "--index", str(index)])
+    assert rebuilt.exit_code == 0 and "up to date" not in rebuilt.output, rebuilt.output
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["entities"]["rules"] >= 2
+

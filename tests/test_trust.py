@@ -50,7 +50,9 @@ def test_a_person_or_figure_the_articles_never_state_is_refused(retriever, quest
 
 
 @pytest.mark.parametrize("question", ["x", "?", "asdfgh", "test", "医院", "How are you?", "你好", "12345",
-                                      "information", "Good morning", "测试一下"])
+                                      "information", "Good morning", "测试一下",
+                                      # a hospital named and nothing asked of it (cut off mid-way)
+                                      "荆州二医的那个", "请问邵阳市中心医院的"])
 def test_junk_is_refused(retriever, question):
     assert not ask(retriever, question, 5).found
 
@@ -85,6 +87,8 @@ def test_answerable_questions_stay_answered(retriever):
     # named after the comma and a second title (副主任，副主任医师朱西), or after longer titles (副院长、…带头人汪建成)
     ("区二院泌尿外科副主任是谁？", "002_3a274bbbdd8f06d7", "朱西"),
     ("Who is the vice president of Jingzhou No.2 Hospital?", "000_769629a9341062f1", "汪建成"),
+    # 谁 before the role asks for its holder too: the Party secretary, not his deputy 刘天云
+    ("邵阳市中心医院现在是谁在当党委书记？", SHAOYANG, "张国华"),
 ])
 def test_a_hospital_or_person_asked_for_in_another_common_way_is_answered(retriever, question, doc, said):
     result = ask(retriever, question, 5)

@@ -28,6 +28,7 @@ from embeddings.stores import build_store, discard_store, store_exists
 
 from ..errors import IndexCorrupt, IndexNotFound, IndexRefused
 from ..ingest.documents import Document, FileResult, SourceScan, read_sources, split_passages
+from .entities import RULES as ENTITY_RULES
 from .entities import EntityTable
 from .keywords import KeywordIndex
 from .lock import WriteLock
@@ -223,7 +224,8 @@ def assemble_index(
             "chunking": CHUNKING,
             "vector_index": vector_index.params,
             "keywords": {"tokenizer": keyword_tokenizer, "method": "bm25 lucene k1=1.5 b=0.75"},
-            "entities": {"count": len(entities.entities), "subjects": len(entities.subjects())},
+            "entities": {"count": len(entities.entities), "subjects": len(entities.subjects()),
+                         "rules": ENTITY_RULES},
             "built_at": stamp.isoformat(timespec="seconds"),
             "embedded": embedded,
             "embedding": dict(getattr(embedder, "engine", None) or {"engine": "local"}),
@@ -315,6 +317,7 @@ def build_index(
             and current.get("sources_sha256") == sources_digest(documents)
             and current.get("model_fingerprint") == embedder.fingerprint
             and current.get("keywords", {}).get("tokenizer") == keyword_tokenizer
+            and current.get("entities", {}).get("rules", 1) == ENTITY_RULES
             and current.get("vector_index", {}).get("store", "faiss") == store.get("backend", "faiss")
             and store_exists(Path(index_dir).resolve(), current.get("vector_index"), store)
         ):

@@ -277,11 +277,15 @@ class _DocFacts:
     units: Counter
 
 
+# The version of the rules below: an index whose entities were found by other rules is rebuilt by `qa build`
+# (its manifest records them), though its sources are unchanged. 2: names split by the tagger (汪 / 建成).
+RULES = 2
+
 # Roles written next to a person's name in Chinese text (院长李永兵, 记者 刘星欣, 李永兵院长).
 ROLES = (
     "院长", "主任", "书记", "医生", "医师", "护士", "护士长", "记者", "通讯员", "教授", "专家", "局长", "区长", "市长",
     "县长", "省长", "部长", "委员", "主席", "董事长", "经理", "科长", "处长", "队长", "组长", "博士", "硕士", "老师",
-    "患者", "同志", "先生", "女士",
+    "患者", "同志", "先生", "女士", "带头人", "名医",
 )
 
 
@@ -327,17 +331,35 @@ def people_in(text: str) -> Counter:
     return found
 
 
+def split_names_in(text: str) -> Counter:
+    """Names the tagger splits into a surname and a word of its dictionary, right after a role (学科带头人汪建成:
+    汪 / 建成, "built"): the surname and the one- or two-character word after it. Only candidates: a name is one
+    when the document writes it more than once (:func:`_doc_facts`)."""
+    found: Counter = Counter()
+    tagger = _tagger()
+    for m in _ROLE_AT.finditer(text):
+        tokens = [(w, f) for w, f in tagger.cut(text[m.start() : m.end() + 4])]
+        for i in range(1, len(tokens) - 1):
+            (word, flag), (rest, _) = tokens[i], tokens[i + 1]
+            if (flag == "nr" and len(word) == 1 and word in SURNAMES and tokens[i - 1][0].endswith(ROLES)
+                    and 1 <= len(rest) <= 2 and all("\u4e00" <= c <= "\u9fff" for c in rest)):
+                found[word + rest] += 1
+    return found
+
+
 def _doc_facts(texts: Sequence[str]) -> _DocFacts:
     """The entities of one document, from its passages' folded texts."""
     mentions: list[str] = []
     places: Counter = Counter()
     people: Counter = Counter()
+    split: Counter = Counter()  # surname + word candidates, kept when the document writes them twice
     units: Counter = Counter()
     for text in texts:
         tokens = fast_tokens(text)
         mentions.extend(org_mentions(tokens))
         mentions.extend(m.group(1) for m in _DECLARED.finditer(text))  # …（以下简称“区二院”）
         people.update(people_in(text))
+        split.update(split_names_in(text))
         for i, (word, flag) in enumerate(tokens):
             if _is_place(word, flag):
                 places[place_core(word)] += 1
@@ -358,6 +380,10 @@ def _doc_facts(texts: Sequence[str]) -> _DocFacts:
     # written with it (十堰市), else the most mentioned place CC-CEDICT gives that level (邵阳: a city).
     levels = _cedict().place_levels
     whole = "".join(texts)
+    for name in split:
+        if (name not in people and whole.count(name) >= 2 and not _is_common_word(name)
+                and not any(p.startswith(name) for p in people)):  # 毛以 of 毛以国
+            people[name] = whole.count(name)
     for cluster in clusters:
         name = cluster[0]
         if name[0] not in ADMIN:
@@ -475,8 +501,8 @@ class EntityTable:
     # ---------------------------------------------------------------- storage
 
     def save(self, folder: Path) -> None:
-        data = {"format": FORMAT, "entities": [asdict(e) for e in self.entities], "passages": self.passages,
-                "groups": self.groups, "facts": self.facts}
+        data = {"format": FORMAT, "rules": RULES, "entities": [asdict(e) for e in self.entities],
+                "passages": self.passages, "groups": self.groups, "facts": self.facts}
         (folder / ENTITIES_FILE).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -487,7 +513,7 @@ class EntityTable:
             return cls([])
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls([Entity(**e) for e in data["entities"]], data.get("passages"), data.get("groups"),
-                   data.get("facts") if data.get("format") == FORMAT else None)
+                   data.get("facts") if data.get("format") == FORMAT and data.get("rules", 1) == RULES else None)
 
     # ---------------------------------------------------------------- look-ups
 

@@ -409,7 +409,8 @@ def asked_roles(what: Asked, question: str | None = None) -> tuple[str, ...]:
             if m and m.group() in OCCUPATIONS:  # 哪位医生 / which doctor: any doctor named answers, not a post's holder
                 continue
             if m and (folded is None or re.search(
-                    rf"{_WHO_BEFORE}[\u4e00-\u9fff]{{0,4}}{re.escape(c)}|{re.escape(c)}的?{_WHO_AFTER}", folded)):
+                    rf"{_WHO_BEFORE}[\u4e00-\u9fff]{{0,4}}{re.escape(c)}|{re.escape(c)}的?{_WHO_AFTER}"
+                    rf"|谁[^，,。；;？?]{{0,10}}{re.escape(c)}", folded)):  # 谁在当党委书记 / 谁是区二院的院长
                 deputy = (c.endswith(f"副{m.group()}") or deputy_en  # 哪位副区长: a deputy is asked for
                           or (folded is not None and f"副{c}" in folded))
                 roles.append(f"副{m.group()}" if deputy else m.group())

@@ -41,8 +41,12 @@ from .attributes import ROLE_WORDS, Asked, asked
 from .retriever import Retriever
 
 MAX_TURNS = 10
+# a person referred to by a demonstrative and a role or occupation: 这位医生, 那位专家, 该书记, 此人
+_PERSON_REF_ZH = (r"(?:这|那|该)(?:一)?位"
+                  r"(?:医生|医师|大夫|专家|教授|护士长|护士|书记|院长|主任|老师|患者|病人|同志|领导)?"
+                  r"|该(?:医生|医师|专家|教授|护士长|书记|院长|主任)|这个人|那个人|此人")
 _PRONOUN_ZH = re.compile(  # 其 and 该 as pronouns, not inside 其中/其他/尤其 or 应该
-    r"该院|该医院|这家医院|那家医院|这所医院|这家|那家|该单位|它们|他们|她们|它|(?<![尤极与])其(?![中他它余实次])|那里|那儿"
+    rf"{_PERSON_REF_ZH}|该院|该医院|这家医院|那家医院|这所医院|这家|那家|该单位|它们|他们|她们|它|(?<![尤极与])其(?![中他它余实次])|那里|那儿"
     r"|这里|(?<!应)该(?![不是])|(?<![其吉])他(?![人乡])|她"
 )
 _PRONOUN_EN = re.compile(r"\b(?:it|its|he|his|him|she|her|there|this hospital|that hospital)\b", re.I)
@@ -77,10 +81,14 @@ _ROLE_ZH = re.compile(rf"^的?([\u4e00-\u9fff]{{0,6}}?(?:{ROLE_WORDS}))")
 _THIS_UNIT_ZH = re.compile(r"(?:这个|那个|这|那|该)(科室|科|中心|院区|病区|病房|门诊|部门|团队|平台|基地|实验室|工作室"
                            r"|学科|专科|项目|工程)")
 _THING_PRONOUN = re.compile(r"它|其|it|its", re.I)
-_PERSON_PRONOUN = re.compile(r"他|她|he|she|him|his|her", re.I)
-_ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|多长|多大|多远|多高|为何|为什么")
+_PERSON_PRONOUN = re.compile(rf"他|她|he|she|him|his|her|{_PERSON_REF_ZH}", re.I)
+_ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|多长|多大|多远|多高|为何|为什么|啥|咋")
 _ASKS_EN = re.compile(r"\b(?:how|what|which|who|when|where|why|is|are|was|were|did|does|do)\b", re.I)
 _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,16})[”\"」』]")
+# a place followed by one of these is the region it names (邵阳地区, 荆州全市), not the one hospital it otherwise
+# stands for in a follow-up (邵阳那家呢？)
+_REGION_AFTER = re.compile(r"地区|一带|境内|周边|范围|当地|全市|全省|全区|市民|人民(?!医院)|各地|以外|之外")
+_BARE_ABBREVIATION = re.compile(r"[一二三四五六七八九十][医院]")
 _SHORT = 8  # a follow-up this short (characters, punctuation left out) says too little of its own
 
 
@@ -173,13 +181,16 @@ class Resolver:
         return [(surface, eid) for surface, eid, _ in self._named(question)]
 
     def _named(self, question: str) -> list[tuple[str, str, bool]]:
-        """(surface, entity id, whether the surface is a place standing for its one subject)."""
+        """(surface, entity id, whether the surface only stands for the entity: a place standing for its one
+        subject, or a bare numbered abbreviation (二医, 一医); such a surface is written as the entity's name)."""
         out = []
         for surface, eid in self.retriever.mentions(question).spans:
             entity = self.table.by_id[eid]
             if entity.kind in ("org", "person"):
-                out.append((surface, eid, False))
+                out.append((surface, eid, entity.kind == "org" and _BARE_ABBREVIATION.fullmatch(surface) is not None))
             elif entity.kind == "place":
+                if _REGION_AFTER.match(question, question.find(surface) + len(surface)):
+                    continue  # 邵阳地区第一个…: the region, not its hospital
                 owners = [e for e in self.table.subjects() if e.place == entity.name]
                 if len(owners) == 1:
                     out.append((surface, owners[0].id, True))
@@ -272,8 +283,10 @@ class Resolver:
         if named:
             surface, eid, via_place = named[0]
             anaphor = not zh and _ANAPHOR_EN.search(question) is not None
-            bare_switch = self._is_subject(eid) and not what.terms and (
-                len(_bare(question)) - len(surface) <= 6)  # 荆州一医也有吗？ / 区二院有没有？ / 荆州一医怎么样？
+            # 荆州一医也有吗？ / 区二院有没有？ / 荆州一医怎么样？ / 那 Shaoyang 那边一共多少个？: no word of its own
+            rest = re.sub(r"^(?:那边|这边|那家|这家|那里|的)", "", _bare(question.replace(surface, "", 1)).lstrip("那"))
+            bare_switch = (self._is_subject(eid) and not what.terms and len(rest) <= 7
+                           and not re.search(r"[A-Za-z]{2,}", rest))  # 邵阳市中心医院有ECMO吗？ asks of its own
             if fragment is not None or anaphor or bare_switch:  # 那荆州一医呢？ / Does Jiangjin No.2 have one?
                 current = {} if via_place and zh else {f"{eid}:{'zh' if zh else 'en'}": surface}
                 return Understood(self._switch(prev, states[-1][1], eid, {**surfaces, **current},

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -145,6 +146,11 @@ def features(
     }
 
 
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_ASKS = re.compile(r"[?？]|什么|甚么|怎|如何|为何|哪|谁|几|多少|多大|多久|多长|多高|多远|吗|呢|么|是否|有没有"
+                   r"|是不是|能否|可否|啥|何")
+
+
 def asks_nothing(question: str, asked: Asked, entity_named: bool, corpus_has) -> bool:
     """True for a question that names no entity of the documents and either is no question at all
     ("information", "Good morning": no interrogative, no question mark, no request such as 说出 / name), or asks
@@ -153,7 +159,10 @@ def asks_nothing(question: str, asked: Asked, entity_named: bool, corpus_has) ->
     bench.decision: 1.5% of XQuAD's answerable English questions, whose dictionary renderings all miss, and at
     most 0.3% elsewhere, measured before the no-question form, which costs 3 of XQuAD's 1,908: cloze-style ones.)"""
     if entity_named:
-        return False
+        # a name and nothing asked of it (荆州二医的那个, 请问邵阳市中心医院的, 十堰市中西医结合医院有没): no attribute
+        # word, no word in Latin letters (有ECMO吗 asks of its own), no interrogative (请问 requests nothing yet)
+        return (not asked.terms and asked.kind is None and not _LATIN_WORD.search(question)
+                and not _ASKS.search(question))
     if not is_question(question):
         return True
     return not asked.terms or not any(any(corpus_has(c) for c in cands) for cands in asked.terms)

@@ -31,6 +31,7 @@ _CAP_RUN = re.compile(
 )
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
              "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
+_SHORT_ABBREV = re.compile(r"[一二三四五六七八九十][医院]")
 _HEAD_AFTER = re.compile(
     r"\s*((?:[a-z][\w'-]*\s+){0,3}(?:hospital|university|college|institute|centre|center|clinic)s?)\b"
 )
@@ -67,8 +68,8 @@ def english_ordinal(span: str) -> int:
     if m:
         return int(m.group(1) or m.group(2))
     for word in _words(span):
-        if word in _ORDINALS:
-            return _ORDINALS[word]
+        if word.removesuffix("'s") in _ORDINALS:  # Jingzhou First's stroke centre
+            return _ORDINALS[word.removesuffix("'s")]
     return 0
 
 
@@ -105,6 +106,7 @@ class MentionFinder:
         spans: list[tuple[str, str]] = []
         folded = squeeze(fold(question))
         names: list[tuple[int, int]] = []  # organisation names the grammar finds, longer than a known alias
+        tokens: list[tuple[str, str]] = []
         if any("\u4e00" <= c <= "\u9fff" for c in folded):
             tokens = fast_tokens(folded)  # the same tokens the index found its names with
             for name in org_mentions(tokens):
@@ -112,6 +114,8 @@ class MentionFinder:
                 if at >= 0:
                     names.append((at, at + len(name)))
         exact = self.table.exact_mentions(folded)
+        if tokens:
+            exact = sorted(exact + self._short_abbreviations(tokens, exact, names))
         for start, end, eids in exact:
             if any(a <= start and end <= b and (b - a) > (end - start) for a, b in names):
                 continue  # 市中心医院 inside 襄阳市中心医院: the whole name decides
@@ -142,6 +146,26 @@ class MentionFinder:
         else:
             self._english(question, ids, unknown, spans)
         return Mentions(tuple(dict.fromkeys(ids)), tuple(dict.fromkeys(unknown)), tuple(spans))
+
+    def _short_abbreviations(self, tokens: list[tuple[str, str]], exact: list, names: list[tuple[int, int]]
+                             ) -> list[tuple[int, int, list[str]]]:
+        """一医 / 二医 / 二院 on their own (那二医呢？): the one subject of the documents an alias of which ends in
+        it (荆州二医, 区二院), outside the names already found (荆州二院 is the grammar's); not when a noun follows
+        (二院制, a bicameral system; 二医速度, a phrase of its own)."""
+        found, at = [], 0
+        for i, (word, _) in enumerate(tokens):
+            start, at = at, at + len(word)
+            if not _SHORT_ABBREV.fullmatch(word) or any(a <= start < b for a, b in names) or any(
+                    s <= start < e for s, e, _ in exact):
+                continue
+            after = tokens[i + 1] if i + 1 < len(tokens) else ("", "")
+            if after[1][:1] in ("n", "k"):  # 二院制, 二医速度: a word of its own, not the hospital
+                continue
+            owners = [e for e in self.table.subjects() if e.kind == "org"
+                      and any(a.endswith(word) and len(a) > len(word) for a in e.aliases)]
+            if len(owners) == 1:
+                found.append((start, at, [owners[0].id]))
+        return found
 
     def _prefer(self, eids: list[str]) -> str:
         """Of entities sharing an alias, the one documents are mainly about, else the most mentioned."""
