@@ -89,6 +89,9 @@ def test_answerable_questions_stay_answered(retriever):
     ("Who is the vice president of Jingzhou No.2 Hospital?", "000_769629a9341062f1", "汪建成"),
     # 谁 before the role asks for its holder too: the Party secretary, not his deputy 刘天云
     ("邵阳市中心医院现在是谁在当党委书记？", SHAOYANG, "张国华"),
+    # a post and no interrogative asks who holds it
+    ("区二院院长？", "002_3a274bbbdd8f06d7", "李永兵"),
+    ("邵阳市中心医院党委书记？", SHAOYANG, "张国华"),
 ])
 def test_a_hospital_or_person_asked_for_in_another_common_way_is_answered(retriever, question, doc, said):
     result = ask(retriever, question, 5)

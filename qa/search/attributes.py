@@ -24,6 +24,12 @@ from ..text import folded as folded_text  # squeeze(fold(...)), remembered
 ROLE_WORDS = ("院长|主任|书记|医生|医师|护士长|护士|教授|专家|局长|区长|市长|主席|科长|处长|队长|组长|部长|负责人|"
               "带头人|董事长|经理|所长|站长|校长")
 
+# a question that is a post and no interrogative (区二院院长？, 邵阳市中心医院党委书记？) asks who holds it (哪个学科的
+# 带头人 asks which discipline)
+_ENDS_IN_ROLE = re.compile(rf"(?:{ROLE_WORDS})[?？。.！!\s]*$")
+_INTERROGATIVE_ZH = re.compile(r"什么|甚么|怎|如何|为何|哪|谁|几|多少|多大|多久|多长|多高|多远|啥|何|是否|吗|么|呢"
+                               r"|有没有|是不是|能否|可否")
+
 # Of those, the occupations: many people hold one, so 哪位医生 / 哪位专家 asks for a person (an answer type), not
 # for the holder of a post its passage must name (主任医师罗永波 answers 哪位医生; 学科带头人汪建成 哪位专家).
 OCCUPATIONS = frozenset({"医生", "医师", "护士", "教授", "专家"})
@@ -192,6 +198,8 @@ def asked(question: str, names: tuple[str, ...] = (), cross_lingual: bool = Fals
                  and not re.fullmatch(r"[0-9a-z]+", w)]
         terms = tuple((w,) for w in dict.fromkeys(words))
         n_words = len(terms)
+        if kind is None and _ENDS_IN_ROLE.search(text) and not _INTERROGATIVE_ZH.search(text):  # 区二院院长？
+            kind = "person"
         return Asked(kind, measure, terms, n_words, tuple((w,) for w in _focus_zh(cut)))
     return Asked(kind, measure, terms, n_words, _focus_en(rest))
 
@@ -410,7 +418,8 @@ def asked_roles(what: Asked, question: str | None = None) -> tuple[str, ...]:
                 continue
             if m and (folded is None or re.search(
                     rf"{_WHO_BEFORE}[\u4e00-\u9fff]{{0,4}}{re.escape(c)}|{re.escape(c)}的?{_WHO_AFTER}"
-                    rf"|谁[^，,。；;？?]{{0,10}}{re.escape(c)}", folded)):  # 谁在当党委书记 / 谁是区二院的院长
+                    rf"|谁[^，,。；;？?]{{0,10}}{re.escape(c)}"  # 谁在当党委书记 / 谁是区二院的院长
+                    rf"|{re.escape(c)}[?？。.！!\s]*$", folded)):  # 区二院院长？
                 deputy = (c.endswith(f"副{m.group()}") or deputy_en  # 哪位副区长: a deputy is asked for
                           or (folded is not None and f"副{c}" in folded))
                 roles.append(f"副{m.group()}" if deputy else m.group())
