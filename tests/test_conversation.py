@@ -401,3 +401,17 @@ def test_a_place_before_a_region_word_is_the_region_not_its_hospital(retriever):
     understood = resolve(retriever, "邵阳地区第一个做的又有哪些？", history)
     assert "邵阳地区" in understood.question and "医院地区" not in understood.question
 
+
+def test_that_patient_is_not_the_doctor_the_answer_named(retriever):
+    history = [Turn("区二院给石蟆镇那位脑梗患者接诊的是哪位医生？",
+                    "到达急诊后，分诊护士立即开通了绿色通道，神经外科骨干、主治医师罗永波第一时间接诊了患者")]
+    understood = resolve(retriever, "那位患者后来出院了吗？", history)
+    assert "罗永波" not in understood.question and "患者" in understood.question
+
+
+def test_an_english_pronoun_with_nothing_to_carry_adds_no_empty_brackets(retriever):
+    history = [Turn("荆州二医把新冠患者集中到哪几个地方收治？", None),
+               Turn("How long did it take to convert the development-zone branch?", None)]
+    understood = resolve(retriever, "Who led it?", history)
+    assert "()" not in understood.question and "荆州二医" in understood.question
+

@@ -51,6 +51,7 @@ def test_unknown_name_only_when_no_bigram_is_in_the_documents():
         ("荆州一医的党委书记是谁？", None),  # not a how-many question
         ("邵阳市中心医院转诊了多少个县里的重症病人？", "病人"),  # through 的 to what it leads to, not 县里
         ("荆州二医把分院改成“小汤山”医院一共用了几天？", None),  # before 了 a verb (jieba tags 共用 a noun)
+        ("荆州二医全院原本有几个党支部来着？", "党支部"),  # an abbreviation (j) counted, not the noun before 有
     ],
 )
 def test_counted_noun(question, noun):

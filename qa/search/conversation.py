@@ -41,9 +41,10 @@ from .attributes import ROLE_WORDS, Asked, asked
 from .retriever import Retriever
 
 MAX_TURNS = 10
-# a person referred to by a demonstrative and a role or occupation: 这位医生, 那位专家, 该书记, 此人
-_PERSON_REF_ZH = (r"(?:这|那|该)(?:一)?位"
-                  r"(?:医生|医师|大夫|专家|教授|护士长|护士|书记|院长|主任|老师|患者|病人|同志|领导)?"
+# a person referred to by a demonstrative and a role or occupation: 这位医生, 那位专家, 该书记, 此人 (not 那位患者:
+# the person an answer names is its doctor, hardly ever the patient)
+_PERSON_REF_ZH = (r"(?:这|那|该)(?:一)?位(?!患者|病人|病患|老人|孩子|产妇)"
+                  r"(?:医生|医师|大夫|专家|教授|护士长|护士|书记|院长|主任|老师|同志|领导)?"
                   r"|该(?:医生|医师|专家|教授|护士长|书记|院长|主任)|这个人|那个人|此人")
 _PRONOUN_ZH = re.compile(  # 其 and 该 as pronouns, not inside 其中/其他/尤其 or 应该
     rf"{_PERSON_REF_ZH}|该院|该医院|这家医院|那家医院|这所医院|这家|那家|该单位|它们|他们|她们|它|(?<![尤极与])其(?![中他它余实次])|那里|那儿"
@@ -323,7 +324,8 @@ class Resolver:
                 return Understood(_put(question, pronoun, thing), last, (topic,), "pronoun")
             text = _put(question, pronoun, f"at {name}" if pronoun.group().lower() == "there" else name)
             if len(_bare(question)) <= _SHORT or not what.terms:
-                text = f"{self._focus(prev, topic)}{text}" if zh else f"{text} ({self._focus(prev, topic)})"
+                focus = self._focus(prev, topic)
+                text = f"{focus}{text}" if zh else (f"{text} ({focus})" if focus else text)  # never "()"
             return Understood(text, last, (topic,), "pronoun")
         if fragment is not None:
             return Understood(self._replace_term(prev, fragment), last, (topic,), "ellipsis")

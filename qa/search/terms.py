@@ -94,6 +94,11 @@ def _pos_tokens(text: str) -> tuple[tuple[str, str], ...]:
 
 
 @lru_cache(maxsize=4096)
+def _nominal(flag: str) -> bool:
+    """A noun, or an abbreviation (jieba's j: 党支部, 党委), which names a thing as a noun does."""
+    return flag.startswith("n") or flag == "j"
+
+
 def counted_noun(question: str) -> str | None:
     """The head noun of what a 多少/几 question counts (folded), or ``None`` when it asks no such thing or
     counts a dimension such as 比例 or 长度."""
@@ -111,10 +116,10 @@ def counted_noun(question: str) -> str | None:
         k = j
         while k < min(len(tokens), j + 2) and tokens[k][1][:1] in ("v", "a", "b") and tokens[k][1] != "vn":
             k += 1
-        if k < len(tokens) and tokens[k][1].startswith("n"):
+        if k < len(tokens) and _nominal(tokens[k][1]):
             j = k
         nouns: list[str] = []
-        while j < len(tokens) and tokens[j][1].startswith("n"):
+        while j < len(tokens) and _nominal(tokens[j][1]):
             nouns.append(tokens[j][0])
             j += 1
         while nouns and j + 1 < len(tokens) and tokens[j][0] == "的":  # 多少个县里的重症病人: what 的 leads to
@@ -122,7 +127,7 @@ def counted_noun(question: str) -> str | None:
             while k < min(len(tokens), j + 3) and tokens[k][1][:1] in ("v", "a", "b") and tokens[k][1] != "vn":
                 k += 1
             more = []
-            while k < len(tokens) and tokens[k][1].startswith("n"):
+            while k < len(tokens) and _nominal(tokens[k][1]):
                 more.append(tokens[k][0])
                 k += 1
             if not more:
