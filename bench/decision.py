@@ -17,8 +17,9 @@ The figures that count are leave-one-group-out: the model trained without a grou
 the groups it was trained on (answered >= the target share of their answerable questions), then measured on
 the group left out. The shipped model is trained on every group. The held-out files
 (bench/data/*.heldout.*) are never read here: ``qa eval`` measures the shipped model on them (README).
-``conversations.dev7.jsonl`` is collected and measured but never trained on (``UNTRAINED``): a fresh set of
-our own conversations, in the LOGO report with its group and printed for the shipped model. Each group's
+``conversations.dev8.jsonl`` is collected and measured but never trained on (``UNTRAINED``): a fresh set of
+our own conversations (``seed_questions.dev5.jsonl`` and ``junk.dev3.txt`` are not read here at all: ``qa eval``
+measures them, fresh single questions and junk), in the LOGO report with its group and printed for the shipped model. Each group's
 report also gives its refusals where the model answers 90% / 95% of that source's answerable questions
 (``at_matched_answered_share``, :func:`matched`): compare two recipes there, not at the one threshold each
 retrain moves. The rows are cached under a stamp of the code that collects them (:func:`code_stamp`).
@@ -86,10 +87,10 @@ SEED_DEV = (DATA / "seed_questions.dev.jsonl", DATA / "seed_questions.dev2.jsonl
 CONVERSATIONS = (DATA / "conversations.dev.jsonl", DATA / "conversations.dev2.jsonl",
                  DATA / "conversations.dev3.jsonl", DATA / "conversations.dev4.jsonl",
                  DATA / "conversations.dev5.jsonl", DATA / "conversations.dev6.jsonl",
-                 DATA / "conversations.dev7.jsonl")
+                 DATA / "conversations.dev7.jsonl", DATA / "conversations.dev8.jsonl")
 # collected like the others but never trained on: measured by every model (the report's "untrained" part), so
 # the decision has a fresh conversation set of our own besides the held-out files that only `qa eval` reads
-UNTRAINED = frozenset({"conv:conversations.dev7"})
+UNTRAINED = frozenset({"conv:conversations.dev8"})
 # junk and chit-chat lines, asked of every index
 JUNK = (DATA / "junk.txt", DATA / "junk.dev2.txt")
 PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 30,
