@@ -19,10 +19,10 @@ the group left out. The shipped model is trained on every group. The held-out fi
 (bench/data/*.heldout.*) are never read here: ``qa eval`` measures the shipped model on them (README).
 ``conversations.dev8.jsonl`` is collected and measured but never trained on (``UNTRAINED``): a fresh set of
 our own conversations (``seed_questions.dev5.jsonl`` and ``junk.dev3.txt`` are not read here at all: ``qa eval``
-measures them, fresh single questions and junk), in the LOGO report with its group and printed for the shipped model. Each group's
-report also gives its refusals where the model answers 90% / 95% of that source's answerable questions
-(``at_matched_answered_share``, :func:`matched`): compare two recipes there, not at the one threshold each
-retrain moves. The rows are cached under a stamp of the code that collects them (:func:`code_stamp`).
+measures them, fresh single questions and junk), in the LOGO report with its group and printed for the shipped
+model. Each group's report also gives its refusals where the model answers 90% / 95% of that source's
+answerable questions (``at_matched_answered_share``, :func:`matched`): compare two recipes there, not at the one
+threshold each retrain moves. The rows are cached under a stamp of the code that collects them (:func:`code_stamp`).
 
 Two models are written: ``decision.json``, over these features and the reader's (qa/search/reader.py: the
 rows must be collected with the shipped reader), and ``decision-plain.json`` without the reader's, for a
