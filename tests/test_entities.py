@@ -47,6 +47,16 @@ def test_aliases_come_from_the_articles(seeds):
     assert by_name["十堰市中西医结合医院"].short_name == "十堰市中西医结合医院"  # not 市中西医结合医院
 
 
+def test_an_abbreviation_writes_no_word_its_name_lacks():
+    """十堰市中医医院 (a TCM hospital) has its characters in order in 十堰市中西医结合医院, but 中医 is a word of its
+    own: another hospital. The abbreviations the articles use still are."""
+    assert not same_organisation("十堰市中医医院", "十堰市中西医结合医院")
+    assert not same_organisation("邵阳中医院", "邵阳市中心医院")
+    for short, name in [("十堰中西医结合医院", "十堰市中西医结合医院"), ("荆州二医", "荆州市第二人民医院"),
+                        ("区二院", "江津区第二人民医院"), ("邵阳中心医院", "邵阳市中心医院")]:
+        assert same_organisation(short, name), short
+
+
 def test_abbreviation_rule():
     assert same_organisation("荆州二医", "荆州市第二人民医院")
     assert same_organisation("区二院", "江津区第二人民医院")

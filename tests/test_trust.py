@@ -63,6 +63,9 @@ def test_an_unknown_hospital_is_refused_in_both_languages(retriever):
     assert not zh.found and not en.found
     assert zh.unknown_terms == ("襄阳",)
     assert any("Xiangyang" in t for t in en.unknown_terms)
+    # another hospital in a city the articles know, whose name has the characters of one of theirs in order
+    tcm = ask(retriever, "十堰市中医医院有没有种仙鹤草？", 5)
+    assert not tcm.found and "十堰市中医医院" in tcm.unknown_terms
 
 
 def test_answerable_questions_stay_answered(retriever):
