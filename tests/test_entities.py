@@ -95,6 +95,14 @@ def test_passages_that_name_an_entity_are_recorded(seeds):
     ("How many beds does Jingzhou No. 1 Hospital have?", "荆州市第一人民医院"),  # "No. 1", with a space
     ("Jiangjin No. 2 Hospital's motto?", "江津区第二人民医院"),
     ("How many Party branches does the Shiyan hospital have?", "十堰市中西医结合医院"),  # one hospital there
+    # possessives: the hospital's own (Hospital's), a part after it (First's stroke centre), a name behind one
+    ("What is Shaoyang Central Hospital's stroke center ranking?", "邵阳市中心医院"),
+    ("And Jingzhou First's stroke centre — where does it rank nationally?", "荆州市第一人民医院"),
+    ("How many times did Shaoyang's central hospital send doctors?", "邵阳市中心医院"),
+    # 一医 / 二医 / 二院 alone: the one hospital an alias of which ends in them
+    ("那二医呢？", "荆州二医"),
+    ("一医的党委书记是谁？", "荆州市第一人民医院"),
+    ("二院的院长是谁？", "江津区第二人民医院"),
 ])
 def test_questions_name_the_hospital(seeds, question, named):
     table, finder, _ = seeds
@@ -201,3 +209,9 @@ def test_an_index_built_by_other_entity_rules_is_rebuilt(tmp_path):
     manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["entities"]["rules"] >= 2
 
+
+
+@pytest.mark.parametrize("question", ["二院制是什么？", "二医速度是什么？"])
+def test_a_numbered_abbreviation_before_a_noun_is_no_hospital(seeds, question):
+    table, finder, _ = seeds
+    assert not [e for e in finder.find(question).entities if table.by_id[e].kind == "org"]

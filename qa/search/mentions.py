@@ -60,16 +60,17 @@ class Mentions:
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower())
+    """The lower-case words of ``text``, a possessive's 's dropped (Shaoyang Central Hospital's → hospital)."""
+    return [w.removesuffix("'s") for w in re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower().replace("’", "'"))]
 
 
 def english_ordinal(span: str) -> int:
     m = _NUMBER.search(span)
     if m:
         return int(m.group(1) or m.group(2))
-    for word in _words(span):
-        if word.removesuffix("'s") in _ORDINALS:  # Jingzhou First's stroke centre
-            return _ORDINALS[word.removesuffix("'s")]
+    for word in _words(span):  # Jingzhou First's stroke centre: first
+        if word in _ORDINALS:
+            return _ORDINALS[word]
     return 0
 
 
@@ -192,14 +193,17 @@ class MentionFinder:
             span = m.group(1).strip(" ?,.!:;")
             span = _LEADING_QUESTION_WORDS.sub("", span)  # "And Shaoyang", "What about" capitalised at the start
             tail = _HEAD_AFTER.match(question, m.end(1))
-            if tail and not any(w in _HEADS_EN for w in _words(span)):
-                span = f"{span} {tail.group(1)}"  # the Shiyan integrated medicine hospital
+            # the Shiyan integrated medicine hospital, Shaoyang's central hospital; but Jingzhou First's stroke centre
+            # is a part of the hospital, whose name ends at the possessive
+            part = re.search(r"['’]s$", span) and tail and re.search(r"(?:centre|center|clinic)s?$", tail.group(1))
+            if tail and not any(w in _HEADS_EN for w in _words(span)) and not part:
+                span = f"{span} {tail.group(1)}"
             words = [w for w in _words(span) if w not in _QUESTION_WORDS]
             if not words:
                 continue
             places, missing = [], []
             for word in words:
-                place, known = _known_place(word.removesuffix("'s"), self.corpus_has)  # Shaoyang's
+                place, known = _known_place(word, self.corpus_has)
                 if place and known:
                     places.append(place)
                 elif place:
