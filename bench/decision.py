@@ -181,7 +181,7 @@ def _row(retriever: Retriever, it: Item, qvec: np.ndarray, rule: HitRule, group:
 
 def _rows_for(retriever: Retriever, items: list[Item], vectors: QueryVectors, rule: HitRule, group: str,
               source: str) -> list[dict]:
-    qvecs = vectors.get([retriever.match_text(it.query.text, "dense") for it in items])
+    qvecs = vectors.get([retriever.dense_text(it.query.text) for it in items])
     return [_row(retriever, it, qvec, rule, group, source)[0] for it, qvec in zip(items, qvecs, strict=True)]
 
 
@@ -245,7 +245,7 @@ def collect_conversations(settings: Settings, embedder, vectors: QueryVectors) -
                               doc=Path(turn["doc"]).stem if turn.get("doc") else None)
                 label = int(query.answerable)
                 item = Item(query, label, "positive" if label else "unanswerable", context=understood.entities)
-                qvec = vectors.get([retriever.match_text(query.text, "dense")])[0]
+                qvec = vectors.get([retriever.dense_text(query.text)])[0]
                 row, answer = _row(retriever, item, qvec, rule, "conv", f"conv:{path.stem}")
                 out.append(row)
                 resolved.append(query)

@@ -75,7 +75,7 @@ def training_pairs(settings: Settings, groups: tuple[str, ...] = tuple(GROUPS)):
             rule = HitRule({r["id"]: r["text"] for r in corpus_rows})
             queries = {q.id: q for path in query_paths for q in load_queries(path)}
         mine = [r for r in rows if r["group"] == group and r["label"] is not None]
-        qvecs = vectors.get([retriever.match_text(r["question"], "dense") for r in mine])
+        qvecs = vectors.get([retriever.dense_text(r["question"]) for r in mine])
         docs = retriever.index.documents
         for row, qvec in zip(mine, qvecs, strict=True):
             question = row["question"]

@@ -36,7 +36,7 @@ ROUNDS = 300
 
 
 def _collect(retriever, queries, rule: HitRule, vectors: QueryVectors, group: str) -> list[dict]:
-    qvecs = vectors.get([retriever.match_text(q.text, "dense") for q in queries])
+    qvecs = vectors.get([retriever.dense_text(q.text) for q in queries])
     out = []
     for q, qvec in zip(queries, qvecs, strict=True):
         hits = retriever.search(q.text, 10, qvec=qvec)

@@ -64,6 +64,13 @@ def _fold(text: str) -> str:
     return _t2s().convert(text) if _converts(text) else text
 
 
+@lru_cache(maxsize=8192)
+def simplified(text: str) -> str:
+    """``text`` in simplified characters (OpenCC t2s), nothing else changed; itself when it has no traditional
+    character."""
+    return _t2s().convert(text) if _converts(text) else text
+
+
 def squeeze(text: str) -> str:
     """Remove all whitespace (used to compare passages and evidence across line wraps)."""
     return _SPACE.sub("", text)

@@ -145,8 +145,8 @@ def test_the_decision_is_trained_on_the_vectors_the_service_computes(retriever, 
     from bench.decision import QueryVectors
 
     questions = ["Which dance opened the Doctors' Day celebration at Shaoyang Central Hospital?",
-                 "荆州一医一共有多少张床位？", "区二院党委书记是谁？"]
-    texts = [retriever.match_text(q, "dense") for q in questions]
+                 "荆州一医一共有多少张床位？", "区二院党委书记是谁？", "荊州二醫在社區成立了幾個黨支部？"]
+    texts = [retriever.dense_text(q) for q in questions]
     vectors = QueryVectors(retriever.embedder, tmp_path).get(texts)
     for q, v in zip(questions, vectors, strict=True):
         assert float(v @ retriever.embed(q)) > 0.99999, q
@@ -166,3 +166,12 @@ def test_a_swap_shows_in_the_other_hospitals_passage(retriever):
     assert swapped["terms_other_gap"] > 0 > own["terms_other_gap"], (swapped, own)
     assert swapped["dense_other_gap"] > own["dense_other_gap"], (swapped, own)
     assert values("x")["dense_other_gap"] == -1.0  # names no entity: no rival
+
+
+def test_a_question_in_traditional_characters_finds_what_its_simplified_form_finds(retriever):
+    """The seed articles are simplified: the dense leg encodes a traditional question in simplified characters."""
+    assert retriever.dense_text("荊州二醫在社區成立了幾個黨支部和黨小組？") == retriever.dense_text(
+        "荆州二医在社区成立了几个党支部和党小组？")
+    result = ask(retriever, "荊州二醫在社區成立了幾個黨支部和黨小組？", 5)
+    assert result.found and "4个党支部" in result.answer.display
+

@@ -28,7 +28,7 @@ from ..index.entities import EntityTable
 from ..index.keywords import tokenize
 from ..index.store import CorpusIndex
 from ..ingest.documents import Passage
-from ..text import fold, folded, squeeze
+from ..text import fold, folded, simplified, squeeze
 from .grounding import Grounding
 from .mentions import MentionFinder
 from .reader import reader_for
@@ -298,7 +298,18 @@ class Retriever:
 
     def embed(self, question: str) -> np.ndarray:
         """The question's vector (one pass through the model), of the text the dense leg matches."""
-        return self.embedder.embed_queries([self.match_text(question, "dense")])[0]
+        return self.embedder.embed_queries([self.dense_text(question)])[0]
+
+    def dense_text(self, question: str) -> str:
+        """The text the dense leg encodes for ``question`` (:meth:`match_text`), in simplified characters when the
+        documents are written so (荊州二醫… then finds what 荆州二医… finds), as written otherwise."""
+        return self.match_text(question if self.traditional_corpus else simplified(question), "dense")
+
+    @cached_property
+    def traditional_corpus(self) -> bool:
+        """Whether most of the documents (their first 200 passages) are written in traditional characters."""
+        sample = self.index.passages[:200]
+        return sum(1 for p in sample if simplified(p.text[:200]) != p.text[:200]) * 2 > len(sample)
 
     def match_text(self, question: str, leg: str) -> str:
         """The text a leg matches for ``question``: the question, or (see ``Calibration.strip_subjects``) the
