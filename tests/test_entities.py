@@ -138,6 +138,37 @@ def test_each_hospital_has_an_english_name_that_names_it(seeds):
     assert english_name(next(e for e in table.entities if e.kind == "place")) is None
 
 
+@pytest.mark.parametrize("question", ["Does Shaoyang Children's Hospital offer painless delivery?",
+                                      "Does Shaoyang Maternity Hospital offer painless delivery?"])
+def test_an_english_name_with_words_the_citys_hospital_lacks_is_another_hospital(seeds, question):
+    """Shaoyang's one hospital in the articles is its Central Hospital: a name with words of its own none of which
+    is that hospital's is another one, unknown (before, 邵阳市中心医院's passages answered it)."""
+    table, finder, _ = seeds
+    found = finder.find(question)
+    assert not [e for e in found.entities if table.by_id[e].kind == "org"] and found.unknown, found
+
+
+@pytest.mark.parametrize(("question", "named"), [
+    ("Who heads Shaoyang City Central Hospital?", "邵阳市中心医院"),  # central ~ 中心's gloss center
+    ("Who gave the Party lecture at Jiangjin District 2nd People's Hospital?", "江津区第二人民医院"),  # "2nd"
+    ("How many Party members does the Shiyan Hospital of Integrated Traditional Chinese and Western Medicine have?",
+     "十堰市中西医结合医院"),
+])
+def test_english_names_of_the_articles_hospitals_stay_named(seeds, question, named):
+    table, finder, _ = seeds
+    found = finder.find(question)
+    assert named in [table.by_id[e].name for e in found.entities] and not found.unknown, found
+
+
+def test_a_name_of_a_kind_is_no_unknown_hospital(seeds):
+    """"Chongqing hospitals" (plural) names a kind, not a hospital the articles lack; and "American Heart
+    Association" shares one gloss (heart: 中心) with 邵阳市中心医院 by chance, naming no place: not that hospital."""
+    table, finder, _ = seeds
+    assert not finder.find("Which Chongqing hospitals sent experts to lecture there?").unknown
+    found = finder.find("Which hospital set up an American Heart Association first-aid training centre?")
+    assert not [e for e in found.entities if table.by_id[e].kind == "org" and table.by_id[e].main_of]
+
+
 def test_a_hospital_written_all_in_lower_case_is_named(seeds):
     """jingzhou no.2 hospital as a user types it: the hospital, written back as typed; an unknown one in lower
     case is still unknown; ordinary lower-case words are never names."""

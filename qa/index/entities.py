@@ -289,8 +289,9 @@ class _DocFacts:
 
 # The version of the rules below: an index whose entities were found by other rules is rebuilt by `qa build`
 # (its manifest records them), though its sources are unchanged. 2: names split by the tagger (汪 / 建成); 3: an
-# abbreviation writes no word its full name lacks (:func:`same_organisation`).
-RULES = 3
+# abbreviation writes no word its full name lacks (:func:`same_organisation`); 4: an organisation's English words
+# from the longest dictionary words of its name (中心医院: 中心, 医院; before, 中, 心, 医, 院).
+RULES = 4
 
 # Roles written next to a person's name in Chinese text (院长李永兵, 记者 刘星欣, 李永兵院长).
 ROLES = (
@@ -599,9 +600,20 @@ def _org_english(name: str) -> tuple[str, int, list[str]]:
     glosses = _gloss_index()
     rest = name[len(place):].lstrip(ADMIN[:4])
     for word, _ in _tagger().cut(rest):
-        for part in ([word] if word in glosses else list(word)):
+        for part in _dictionary_parts(word, glosses):
             words.extend(glosses.get(part, ()))
     return place, _ordinal(name), sorted(set(words))
+
+
+def _dictionary_parts(word: str, glosses: dict) -> list[str]:
+    """``word`` cut into the longest words the dictionary glosses, from the left (中心医院 -> 中心, 医院), a
+    character where none starts."""
+    parts, i = [], 0
+    while i < len(word):
+        size = next((n for n in range(min(4, len(word) - i), 1, -1) if word[i : i + n] in glosses), 1)
+        parts.append(word[i : i + size])
+        i += size
+    return parts
 
 
 @lru_cache(maxsize=1)

@@ -61,7 +61,7 @@ class Mentions:
 
 def _words(text: str) -> list[str]:
     """The lower-case words of ``text``, a possessive's 's dropped (Shaoyang Central Hospital's → hospital)."""
-    return [w.removesuffix("'s") for w in re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower().replace("’", "'"))]
+    return [w.removesuffix("'s") for w in re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'"))]
 
 
 def english_ordinal(span: str) -> int:
@@ -214,6 +214,7 @@ class MentionFinder:
                 spans.append((span, person.id))
             ordinal = english_ordinal(span)
             headed = any(w in _HEADS_EN for w in words)
+            plural = bool(words) and words[-1].endswith("s") and words[-1][:-1] in _HEADS_EN
             if missing and not places:
                 unknown.extend(missing)
                 continue
@@ -228,9 +229,10 @@ class MentionFinder:
             if org is not None:
                 ids.append(org.id)
                 spans.append((span, org.id))
-            elif headed and (places or ordinal) and (ordinal or _specific(words, places) or not any(
+            elif headed and not plural and (places or ordinal) and (ordinal or _specific(words, places) or not any(
                     e.main_of and e.place in places for e in self.orgs)):
-                unknown.append(span)  # Jingzhou Central Hospital; "the Jingzhou hospital" (two there) is not
+                # Jingzhou Central Hospital; not "the Jingzhou hospital" (two there) nor "Chongqing hospitals" (a kind)
+                unknown.append(span)
             for place in places:
                 entity = self.places.get(place)
                 if entity is not None and org is None:
@@ -273,14 +275,17 @@ class MentionFinder:
         pool = [e for e in self.orgs if e.place in places] if places else [e for e in self.orgs if e.main_of]
         if ordinal:
             pool = [e for e in pool if e.ordinal == ordinal]
-        stems = {s for w in words for s in lemmas(w)}
-        place_keys = {spell(p) for p in places}
         scored = []
+        named_words = _specific(words, places)  # the name's own words (Central, Children's), if any
         for e in pool:
             english = {s for w in e.english for s in lemmas(w)}
-            specific = (stems & english) - _GENERIC_STEMS - place_keys
-            if not (ordinal or specific) and len(pool) > 1:
+            specific = {s for s in named_words if _matches(s, english)}
+            # two hospitals in the place, or a name with words of its own none of which is this one's (Shaoyang
+            # Children's Hospital is not Shaoyang Central Hospital): not this one
+            if not (ordinal or specific) and (len(pool) > 1 or named_words):
                 continue
+            if not (places or ordinal) and len(specific) < 2:
+                continue  # no place: one gloss shared by chance is no name (American Heart Association: 中心, heart)
             scored.append((len(specific), bool(e.main_of), e.mentions, e))
         if not scored:
             subjects = [e for e in pool if e.main_of]
@@ -306,6 +311,15 @@ def _inner_names(name: str) -> list[str]:
 
 def _specific(words: list[str], places: list[str]) -> set[str]:
     """The words of an English organisation name beyond its place and generic words (Central in Jingzhou Central
-    Hospital; none in the Shiyan hospital)."""
+    Hospital; none in the Shiyan hospital). A place is left out by its pinyin or by the word that spelled it
+    (Shaoyang: 邵 has no reading in the pinyin table)."""
     place_keys = {spell(p) for p in places}
-    return {s for w in words for s in lemmas(w)} - _GENERIC_STEMS - place_keys
+    names = reverse_dictionary().names
+    spelled = {w for w in words if any(c in places for c in names.get(w, []))}
+    return {s for w in words if w not in spelled for s in lemmas(w)} - _GENERIC_STEMS - place_keys
+
+
+def _matches(stem: str, english: set[str]) -> bool:
+    """Whether an English stem is one of an organisation's gloss stems, or shares its first four letters with one
+    (central / center: the dictionary glosses 中心 as center)."""
+    return stem in english or (len(stem) >= 4 and any(w[:4] == stem[:4] and len(w) >= 4 for w in english))
