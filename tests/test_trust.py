@@ -175,3 +175,11 @@ def test_a_question_in_traditional_characters_finds_what_its_simplified_form_fin
     result = ask(retriever, "荊州二醫在社區成立了幾個黨支部和黨小組？", 5)
     assert result.found and "4个党支部" in result.answer.display
 
+
+def test_a_year_asked_is_the_year_answered(retriever):
+    """The article gives 荆州一医's 2021 figure: asked of 2020, the 2021 sentence is no answer; asked of 2021, it is."""
+    other = ask(retriever, "荆州一医2020年门急诊量同比增长了多少？", 5)
+    assert not other.found, (other.answer, other.confidence)
+    same = ask(retriever, "荆州一医2021年门急诊量同比增长了多少？", 5)
+    assert same.found and "33.37%" in same.answer.display
+

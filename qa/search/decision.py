@@ -126,6 +126,7 @@ def features(
         "z_gap": (pool[0].z - pool[1].z) if len(pool) > 1 else 0.0,
         "terms_corpus": said / len(asked.terms) if asked.terms else 1.0,
         "asks_nothing": float(asks_nothing(question, asked, entity_named, retriever.corpus_has)),
+        "year_other": float(names_another_year(question, sentence, passage_text)),
         "role_asked": float(bool(roles)),
         "role_named": float(bool(roles) and bool(top) and any(names_role(r, passage_text) for r in roles)),
         # the question's content words the documents say in some rendering: an English word the dictionary cannot
@@ -168,12 +169,25 @@ def asks_nothing(question: str, asked: Asked, entity_named: bool, corpus_has) ->
     return not asked.terms or not any(any(corpus_has(c) for c in cands) for cands in asked.terms)
 
 
+_YEAR = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")
+
+
+def names_another_year(question: str, sentence: str, passage: str = "") -> bool:
+    """True when ``question`` names a year (荆州一医2020年…, in 2019) and ``sentence`` names years, none of them
+    it, nor does its ``passage``: the answer states another year's figure (2021年…增长33.37% for 2020年…增长了
+    多少). A sentence naming no year (去年, 今年) is not judged here."""
+    asked = set(_YEAR.findall(question))
+    said = set(_YEAR.findall(sentence)) if asked and sentence else set()
+    return bool(said) and not (asked & said) and not (asked & set(_YEAR.findall(passage)))
+
+
 def refused_outright(values: dict[str, float]) -> bool:
     """The rules no probability overrides: the question names something the documents never mention, asks
     about nothing they state, counts with a measure word its passage never counts with (多少张床位 against a
-    passage with no 张), or asks who holds a role its passage names nobody in (主任是谁)."""
+    passage with no 张), asks who holds a role its passage names nobody in (主任是谁), or names a year its
+    answer sentence, naming others, does not."""
     return bool(
-        values.get("unknown") or values.get("asks_nothing")
+        values.get("unknown") or values.get("asks_nothing") or values.get("year_other")
         or (values.get("measure_asked") and not values.get("measure_pass"))
         or (values.get("role_asked") and not values.get("role_named"))
     )
