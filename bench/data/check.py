@@ -47,7 +47,7 @@ SEED_FILES = ("seed_questions.dev.jsonl", "seed_questions.heldout.jsonl", "seed_
 CONV_FILES = ("conversations.dev.jsonl", "conversations.heldout.jsonl", "conversations.dev2.jsonl",
               "conversations.dev3.jsonl", "conversations.dev4.jsonl", "conversations.dev5.jsonl",
               "conversations.dev6.jsonl", "conversations.dev7.jsonl",
-              "conversations.dev8.jsonl")
+              "conversations.dev8.jsonl", "conversations.dev9.jsonl")
 JUNK_FILES = ("junk.txt", "junk.heldout.txt", "junk.dev2.txt", "junk.dev3.txt")
 
 Span = tuple[str, str, int, int]  # doc, where, start, end
