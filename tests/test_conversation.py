@@ -415,3 +415,14 @@ def test_an_english_pronoun_with_nothing_to_carry_adds_no_empty_brackets(retriev
     understood = resolve(retriever, "Who led it?", history)
     assert "()" not in understood.question and "荆州二医" in understood.question
 
+
+
+def test_a_switch_that_brings_a_time_replaces_the_previous_year(retriever):
+    """荆州二医疫情最难的那四十多天里呢？ after a question about 2022: the new time is asked, not 2022 of another
+    hospital."""
+    history = [Turn("区二院在2022年总共开展了多少台次手术？", "2022年医院开展手术6968台次，其中介入手术556台次")]
+    understood = resolve(retriever, "荆州二医疫情最难的那四十多天里呢？", history)
+    assert understood.question == "荆州二医疫情最难的那四十多天里总共开展了多少台次手术？"
+    assert understood.how == "switch"
+    # a switch with no time of its own keeps the previous question's year
+    assert "2022年" in resolve(retriever, "那荆州二医呢？", history).question

@@ -128,6 +128,20 @@ def _put(question: str, pronoun: re.Match, name: str) -> str:
     return question[: pronoun.start()] + said + question[pronoun.end():]
 
 
+# a time a switch brings (荆州二医疫情最难的那四十多天里呢？ after 区二院在2022年总共开展了多少台次手术？): it takes
+# the place of the previous question's year, which would otherwise be asked of the new hospital
+_TIME_ZH = re.compile(r"(?:年|月|天|日|周|期间|时期|时候|之际|以来|前后|里)$")
+_YEAR_PHRASE_ZH = re.compile(r"(?:在|于)?(?:19|20)[0-9]{2}年(?:全年|上半年|下半年|度)?")
+
+
+def _another_time(switched: str, brought: str) -> str:
+    """``switched`` with its year phrase replaced by the time phrase a switch fragment ``brought``, if any."""
+    brought = re.sub(r"^(?:那边|这边|那家|这家|的)+|[的呢？?\s]+$", "", brought)
+    if len(brought) < 2 or not _TIME_ZH.search(brought) or not _YEAR_PHRASE_ZH.search(switched):
+        return switched
+    return _YEAR_PHRASE_ZH.sub(brought, switched, count=1)
+
+
 def _owns_a_part(after: str, zh: bool) -> bool:
     """Whether a possessive pronoun is followed by a part of a hospital (its stroke center, 它的卒中中心): then it
     stands for the hospital that has the part, not for the part the previous question was about."""
@@ -290,8 +304,10 @@ class Resolver:
                            and not re.search(r"[A-Za-z]{2,}", rest))  # 邵阳市中心医院有ECMO吗？ asks of its own
             if fragment is not None or anaphor or bare_switch:  # 那荆州一医呢？ / Does Jiangjin No.2 have one?
                 current = {} if via_place and zh else {f"{eid}:{'zh' if zh else 'en'}": surface}
-                return Understood(self._switch(prev, states[-1][1], eid, {**surfaces, **current},
-                                               states[-1][2]), last, (eid,), "switch")
+                switched = self._switch(prev, states[-1][1], eid, {**surfaces, **current}, states[-1][2])
+                if zh and fragment is not None:
+                    switched = _another_time(switched, fragment.replace(surface, "", 1))
+                return Understood(switched, last, (eid,), "switch")
             if via_place and zh:  # 邵阳那家有ECMO吗？: the place stands for its one hospital, written by name
                 at = question.find(surface)
                 rest = re.sub(r"^(?:那家医院|这家医院|那家|这家|那边|这边|的医院|医院)", "",
