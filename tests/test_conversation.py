@@ -426,3 +426,10 @@ def test_a_switch_that_brings_a_time_replaces_the_previous_year(retriever):
     assert understood.how == "switch"
     # a switch with no time of its own keeps the previous question's year
     assert "2022年" in resolve(retriever, "那荆州二医呢？", history).question
+
+
+def test_a_yes_or_no_question_of_its_own_is_not_a_bare_switch(retriever):
+    """那 ECMO 十堰那家买了没有？ asks its own question (V了没有) of the hospital its place stands for: ECMO is kept."""
+    history = [Turn("邵阳市中心医院为重症救治备了多少台有创呼吸机？", None), Turn("十堰那家有多少？", None)]
+    understood = resolve(retriever, "那 ECMO 十堰那家买了没有？", history)
+    assert "ECMO" in understood.question and "十堰市中西医结合医院" in understood.question

@@ -83,7 +83,8 @@ _THIS_UNIT_ZH = re.compile(r"(?:这个|那个|这|那|该)(科室|科|中心|院
                            r"|学科|专科|项目|工程)")
 _THING_PRONOUN = re.compile(r"它|其|it|its", re.I)
 _PERSON_PRONOUN = re.compile(rf"他|她|he|she|him|his|her|{_PERSON_REF_ZH}", re.I)
-_ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|多长|多大|多远|多高|为何|为什么|啥|咋")
+_ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|多长|多大|多远|多高|为何|为什么|啥|咋"
+                      r"|(?:了|过)没有?[？?]?$")  # 买了没有: a yes-or-no question of its own
 _ASKS_EN = re.compile(r"\b(?:how|what|which|who|when|where|why|is|are|was|were|did|does|do)\b", re.I)
 _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,16})[”\"」』]")
 # a place followed by one of these is the region it names (邵阳地区, 荆州全市), not the one hospital it otherwise
