@@ -63,6 +63,10 @@ def test_an_unknown_hospital_is_refused_in_both_languages(retriever):
     assert not zh.found and not en.found
     assert zh.unknown_terms == ("襄阳",)
     assert any("Xiangyang" in t for t in en.unknown_terms)
+    # a person beside a role whom the articles never write (朱东, one character from their 朱西)
+    doctor = ask(retriever, "朱东医生会做经皮肾镜吗？", 5)
+    assert not doctor.found and "朱东" in doctor.unknown_terms
+    assert "朱西" not in ask(retriever, "朱西医生会做经皮肾镜吗？", 5).unknown_terms
     # another hospital in a city the articles know, whose name has the characters of one of theirs in order
     tcm = ask(retriever, "十堰市中医医院有没有种仙鹤草？", 5)
     assert not tcm.found and "十堰市中医医院" in tcm.unknown_terms

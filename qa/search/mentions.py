@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..glossary import lemmas, reverse_dictionary, spell
-from ..index.entities import Entity, EntityTable, fast_tokens, name_place, org_mentions, same_organisation
+from ..index.entities import (
+    Entity,
+    EntityTable,
+    fast_tokens,
+    name_place,
+    org_mentions,
+    people_in,
+    same_organisation,
+)
 from ..text import fold, squeeze
 
 # the lower-case words inside an English name (the Shiyan Hospital of Integrated Traditional Chinese and …)
@@ -116,6 +124,8 @@ class MentionFinder:
                     names.append((at, at + len(name)))
         exact = self.table.exact_mentions(folded)
         if tokens:
+            # a person named beside a role (朱东医生, 王强院长) whom the documents never write: unknown
+            unknown.extend(name for name in people_in(folded) if not self.corpus_has(name))
             exact = sorted(exact + self._short_abbreviations(tokens, exact, names))
         for start, end, eids in exact:
             if any(a <= start and end <= b and (b - a) > (end - start) for a, b in names):
