@@ -60,7 +60,10 @@ def _fold_short(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).lower()
+    return _simplified(unicodedata.normalize("NFKC", text).lower())
+
+
+def _simplified(text: str) -> str:
     return _t2s().convert(text) if _converts(text) else text
 
 
@@ -68,7 +71,7 @@ def _fold(text: str) -> str:
 def simplified(text: str) -> str:
     """``text`` in simplified characters (OpenCC t2s), nothing else changed; itself when it has no traditional
     character."""
-    return _t2s().convert(text) if _converts(text) else text
+    return _simplified(text)
 
 
 def squeeze(text: str) -> str:

@@ -310,6 +310,8 @@ def _near_role(tokens: Sequence[tuple[str, str]], i: int) -> bool:
 _ROLE_AT = re.compile("|".join(sorted(ROLES, key=len, reverse=True)))
 _SOMEONE = re.compile(r"[\u4e00-\u9fff]某")
 _ABBREV = re.compile(rf"^[{ORDINAL_DIGITS}]$")
+# a numbered abbreviation of a hospital on its own: 一医, 二医, 二院
+BARE_ABBREVIATION = re.compile(rf"[{ORDINAL_DIGITS}][医院]")
 
 
 def fast_tokens(text: str) -> list[tuple[str, str]]:
@@ -329,7 +331,17 @@ def fast_tokens(text: str) -> list[tuple[str, str]]:
 def people_in(text: str) -> Counter:
     """People named next to a role (院长李永兵, 李永兵院长) or as X某: the HMM tagger runs on a few characters
     around each role word only."""
+    return _people(text)[0]
+
+
+def _people(text: str) -> tuple[Counter, Counter]:
+    """(:func:`people_in`, the names the tagger split after a role) of ``text``, each role's window tagged once.
+
+    A split name is a surname and a word of the tagger's dictionary right after a role (学科带头人汪建成: 汪 / 建成,
+    "built"), the word of one or two characters; only a candidate: a name is one when the document writes it more
+    than once (:func:`_doc_facts`)."""
     found: Counter = Counter()
+    split: Counter = Counter()
     tagger = _tagger()
     for m in _ROLE_AT.finditer(text):
         window = text[max(0, m.start() - 4) : m.end() + 4]
@@ -337,26 +349,14 @@ def people_in(text: str) -> Counter:
         for i, (word, flag) in enumerate(tokens):
             if _is_person(word, flag) and _near_role(tokens, i):
                 found[word] += 1
+            elif (0 < i < len(tokens) - 1 and flag == "nr" and len(word) == 1 and word in SURNAMES
+                  and tokens[i - 1][0].endswith(ROLES) and 1 <= len(rest := tokens[i + 1][0]) <= 2
+                  and all("\u4e00" <= c <= "\u9fff" for c in rest)):
+                split[word + rest] += 1
     for m in _SOMEONE.finditer(text):
         if m.group()[0] in SURNAMES:
             found[m.group()] += 1
-    return found
-
-
-def split_names_in(text: str) -> Counter:
-    """Names the tagger splits into a surname and a word of its dictionary, right after a role (学科带头人汪建成:
-    汪 / 建成, "built"): the surname and the one- or two-character word after it. Only candidates: a name is one
-    when the document writes it more than once (:func:`_doc_facts`)."""
-    found: Counter = Counter()
-    tagger = _tagger()
-    for m in _ROLE_AT.finditer(text):
-        tokens = [(w, f) for w, f in tagger.cut(text[m.start() : m.end() + 4])]
-        for i in range(1, len(tokens) - 1):
-            (word, flag), (rest, _) = tokens[i], tokens[i + 1]
-            if (flag == "nr" and len(word) == 1 and word in SURNAMES and tokens[i - 1][0].endswith(ROLES)
-                    and 1 <= len(rest) <= 2 and all("\u4e00" <= c <= "\u9fff" for c in rest)):
-                found[word + rest] += 1
-    return found
+    return found, split
 
 
 def _doc_facts(texts: Sequence[str]) -> _DocFacts:
@@ -370,8 +370,9 @@ def _doc_facts(texts: Sequence[str]) -> _DocFacts:
         tokens = fast_tokens(text)
         mentions.extend(org_mentions(tokens))
         mentions.extend(m.group(1) for m in _DECLARED.finditer(text))  # …（以下简称“区二院”）
-        people.update(people_in(text))
-        split.update(split_names_in(text))
+        named, split_here = _people(text)
+        people.update(named)
+        split.update(split_here)
         for i, (word, flag) in enumerate(tokens):
             if _is_place(word, flag):
                 places[place_core(word)] += 1

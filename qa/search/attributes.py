@@ -27,8 +27,11 @@ ROLE_WORDS = ("院长|主任|书记|医生|医师|护士长|护士|教授|专家
 # a question that is a post and no interrogative (区二院院长？, 邵阳市中心医院党委书记？) asks who holds it (哪个学科的
 # 带头人 asks which discipline)
 _ENDS_IN_ROLE = re.compile(rf"(?:{ROLE_WORDS})[?？。.！!\s]*$")
-_INTERROGATIVE_ZH = re.compile(r"什么|甚么|怎|如何|为何|哪|谁|几|多少|多大|多久|多长|多高|多远|啥|何|是否|吗|么|呢"
+INTERROGATIVE_ZH = re.compile(r"什么|甚么|怎|如何|为何|哪|谁|几|多少|多大|多久|多长|多高|多远|啥|何|是否|吗|么|呢"
                                r"|有没有|是不是|能否|可否")
+
+# a year written in digits (2020年, in 2019)
+YEAR = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")
 
 # Of those, the occupations: many people hold one, so 哪位医生 / 哪位专家 asks for a person (an answer type), not
 # for the holder of a post its passage must name (主任医师罗永波 answers 哪位医生; 学科带头人汪建成 哪位专家).
@@ -198,7 +201,7 @@ def asked(question: str, names: tuple[str, ...] = (), cross_lingual: bool = Fals
                  and not re.fullmatch(r"[0-9a-z]+", w)]
         terms = tuple((w,) for w in dict.fromkeys(words))
         n_words = len(terms)
-        if kind is None and _ENDS_IN_ROLE.search(text) and not _INTERROGATIVE_ZH.search(text):  # 区二院院长？
+        if kind is None and _ENDS_IN_ROLE.search(text) and not INTERROGATIVE_ZH.search(text):  # 区二院院长？
             kind = "person"
         return Asked(kind, measure, terms, n_words, tuple((w,) for w in _focus_zh(cut)))
     return Asked(kind, measure, terms, n_words, _focus_en(rest))

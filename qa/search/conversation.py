@@ -35,9 +35,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..index.entities import english_name
+from ..index.entities import BARE_ABBREVIATION, english_name
 from ..text import fold, squeeze
-from .attributes import ROLE_WORDS, Asked, asked
+from .attributes import ROLE_WORDS, YEAR, Asked, asked
 from .retriever import Retriever
 
 MAX_TURNS = 10
@@ -90,7 +90,6 @@ _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,16})[”\"」』]")
 # a place followed by one of these is the region it names (邵阳地区, 荆州全市), not the one hospital it otherwise
 # stands for in a follow-up (邵阳那家呢？)
 _REGION_AFTER = re.compile(r"地区|一带|境内|周边|范围|当地|全市|全省|全区|市民|人民(?!医院)|各地|以外|之外")
-_BARE_ABBREVIATION = re.compile(r"[一二三四五六七八九十][医院]")
 _SHORT = 8  # a follow-up this short (characters, punctuation left out) says too little of its own
 
 
@@ -154,7 +153,6 @@ def _owns_a_part(after: str, zh: bool) -> bool:
 # "that year": the year the conversation last named (那年 / 那一年 / 同年 / 当年 / in that year / the same year)
 _THAT_YEAR_ZH = re.compile(r"那一?年|同一?年|当年|这一年")
 _THAT_YEAR_EN = re.compile(r"\b(?:in\s+)?(?:that|the\s+same)\s+year\b", re.I)
-_YEAR = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")
 
 
 def _dated(understood: Understood, states: list) -> Understood:
@@ -169,7 +167,7 @@ def _dated(understood: Understood, states: list) -> Understood:
         return understood
     latest_first = range(len(states) - 1, -1, -1)
     texts = [(i, states[i][0].question) for i in latest_first] + [(i, states[i][3] or "") for i in latest_first]
-    found = next(((i, m) for i, earlier in texts if (m := _YEAR.search(earlier))), None)
+    found = next(((i, m) for i, earlier in texts if (m := YEAR.search(earlier))), None)
     if found is None:
         return understood
     position, said = found
@@ -203,7 +201,7 @@ class Resolver:
         for surface, eid in self.retriever.mentions(question).spans:
             entity = self.table.by_id[eid]
             if entity.kind in ("org", "person"):
-                out.append((surface, eid, entity.kind == "org" and _BARE_ABBREVIATION.fullmatch(surface) is not None))
+                out.append((surface, eid, entity.kind == "org" and BARE_ABBREVIATION.fullmatch(surface) is not None))
             elif entity.kind == "place":
                 if _REGION_AFTER.match(question, question.find(surface) + len(surface)):
                     continue  # 邵阳地区第一个…: the region, not its hospital

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .attributes import (
+    INTERROGATIVE_ZH,
     KINDS,
+    YEAR,
     Asked,
     all_terms,
     answer_near_terms,
@@ -148,8 +150,6 @@ def features(
 
 
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
-_ASKS = re.compile(r"[?？]|什么|甚么|怎|如何|为何|哪|谁|几|多少|多大|多久|多长|多高|多远|吗|呢|么|是否|有没有"
-                   r"|是不是|能否|可否|啥|何")
 
 
 def asks_nothing(question: str, asked: Asked, entity_named: bool, corpus_has) -> bool:
@@ -163,22 +163,19 @@ def asks_nothing(question: str, asked: Asked, entity_named: bool, corpus_has) ->
         # a name and nothing asked of it (荆州二医的那个, 请问邵阳市中心医院的, 十堰市中西医结合医院有没): no attribute
         # word, no word in Latin letters (有ECMO吗 asks of its own), no interrogative (请问 requests nothing yet)
         return (not asked.terms and asked.kind is None and not _LATIN_WORD.search(question)
-                and not _ASKS.search(question))
+                and not re.search(r"[?？]", question) and not INTERROGATIVE_ZH.search(question))
     if not is_question(question):
         return True
     return not asked.terms or not any(any(corpus_has(c) for c in cands) for cands in asked.terms)
-
-
-_YEAR = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")
 
 
 def names_another_year(question: str, sentence: str, passage: str = "") -> bool:
     """True when ``question`` names a year (荆州一医2020年…, in 2019) and ``sentence`` names years, none of them
     it, nor does its ``passage``: the answer states another year's figure (2021年…增长33.37% for 2020年…增长了
     多少). A sentence naming no year (去年, 今年) is not judged here."""
-    asked = set(_YEAR.findall(question))
-    said = set(_YEAR.findall(sentence)) if asked and sentence else set()
-    return bool(said) and not (asked & said) and not (asked & set(_YEAR.findall(passage)))
+    asked = set(YEAR.findall(question))
+    said = set(YEAR.findall(sentence)) if asked and sentence else set()
+    return bool(said) and not (asked & said) and not (asked & set(YEAR.findall(passage)))
 
 
 def refused_outright(values: dict[str, float]) -> bool:

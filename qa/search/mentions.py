@@ -20,6 +20,7 @@ from functools import lru_cache
 
 from ..glossary import lemmas, reverse_dictionary, spell
 from ..index.entities import (
+    BARE_ABBREVIATION,
     Entity,
     EntityTable,
     fast_tokens,
@@ -39,7 +40,6 @@ _CAP_RUN = re.compile(
 )
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
              "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
-_SHORT_ABBREV = re.compile(r"[一二三四五六七八九十][医院]")
 _HEAD_AFTER = re.compile(
     r"\s*((?:[a-z][\w'-]*\s+){0,3}(?:hospital|university|college|institute|centre|center|clinic)s?)\b"
 )
@@ -166,7 +166,7 @@ class MentionFinder:
         found, at = [], 0
         for i, (word, _) in enumerate(tokens):
             start, at = at, at + len(word)
-            if not _SHORT_ABBREV.fullmatch(word) or any(a <= start < b for a, b in names) or any(
+            if not BARE_ABBREVIATION.fullmatch(word) or any(a <= start < b for a, b in names) or any(
                     s <= start < e for s, e, _ in exact):
                 continue
             after = tokens[i + 1] if i + 1 < len(tokens) else ("", "")

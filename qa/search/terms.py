@@ -93,12 +93,12 @@ def _pos_tokens(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((word, flag) for word, flag in _tagger().cut(text, HMM=False))
 
 
-@lru_cache(maxsize=4096)
 def _nominal(flag: str) -> bool:
     """A noun, or an abbreviation (jieba's j: 党支部, 党委), which names a thing as a noun does."""
     return flag.startswith("n") or flag == "j"
 
 
+@lru_cache(maxsize=4096)
 def counted_noun(question: str) -> str | None:
     """The head noun of what a 多少/几 question counts (folded), or ``None`` when it asks no such thing or
     counts a dimension such as 比例 or 长度."""
