@@ -433,3 +433,31 @@ def test_a_yes_or_no_question_of_its_own_is_not_a_bare_switch(retriever):
     history = [Turn("邵阳市中心医院为重症救治备了多少台有创呼吸机？", None), Turn("十堰那家有多少？", None)]
     understood = resolve(retriever, "那 ECMO 十堰那家买了没有？", history)
     assert "ECMO" in understood.question and "十堰市中西医结合医院" in understood.question
+
+
+def test_the_first_one_is_the_first_hospital_of_the_conversation(retriever):
+    # 那第一家 / the first one: two turns back, by the order the hospitals were talked about
+    turns = ["十堰市中西医结合医院近三年一共新发展了几名党员？", "二医那边呢"]
+    understood = resolve(retriever, "那第一家现在一共有多少党员", [Turn(q) for q in turns])
+    assert understood.question == "那十堰市中西医结合医院现在一共有多少党员"
+    english = ["How many Party branches at the Shiyan Hospital of Integrated TCM and Western Medicine went through "
+               "re-election?", "What about Shaoyang Central Hospital?"]
+    understood = resolve(retriever, "and the first one, how many Party members altogether?", [Turn(q) for q in english])
+    assert "Shiyan" in understood.question and "first one" not in understood.question
+    # 全市第一家标准化发热门诊: the first of its kind, not a reference
+    asked = "全市第一家标准化发热门诊是哪家医院建的？"
+    assert resolve(retriever, asked, [Turn(q) for q in turns]).question == asked
+
+
+def test_a_place_before_a_numbered_abbreviation_picks_that_places_hospital(retriever):
+    mentions = retriever.mentions("全市第一家标准化发热门诊是哪天建成的，荆州那家二院？")
+    assert [retriever.entities.by_id[e].name for e in mentions.entities][-1] == "荆州二医"
+    assert retriever.entities.by_id[retriever.mentions("江津那家二院有几个党支部").entities[-1]].name == "江津区第二人民医院"
+
+
+def test_an_english_correction_asks_the_previous_question_of_the_hospital_meant(retriever):
+    turns = ["How many Party branches at the Shiyan Hospital of Integrated TCM and Western Medicine went through "
+             "re-election?"]
+    understood = resolve(retriever, "sorry, I meant Shaoyang Central Hospital", [Turn(q) for q in turns])
+    assert understood.how == "switch"
+    assert understood.question == "How many Party branches at the Shaoyang Central Hospital went through re-election?"

@@ -72,6 +72,28 @@ def test_an_unknown_hospital_is_refused_in_both_languages(retriever):
     assert not tcm.found and "十堰市中医医院" in tcm.unknown_terms
 
 
+@pytest.mark.parametrize(("question", "unknown"), [
+    ("北京301医院的院训是什么？", "北京301医院"),  # a number inside the name
+    ("荆州市妇幼保健院的无痛分娩率有多高？", "荆州市妇幼保健院"),  # the tagger splits 妇幼保健|院
+    ("When was Massachusetts General Hospital founded?", "Massachusetts General Hospital"),  # a foreign name
+    ("How many nurses work at the Cleveland Clinic?", "Cleveland Clinic"),
+    ("How many beds does Johns Hopkins Hospital have?", "Johns Hopkins Hospital"),  # 约翰·霍金斯: a foreign name
+])
+def test_a_hospital_the_articles_never_name_is_unknown_however_written(retriever, question, unknown):
+    result = ask(retriever, question, 5)
+    assert not result.found and unknown in result.unknown_terms
+
+
+@pytest.mark.parametrize("question", [
+    "What did the Chest Pain Centre of Shaoyang Central Hospital win?",  # common words, not foreign names
+    "重医附一院跟区二院在哪方面合作？",  # written in the documents
+    "What did Jingzhou No.2 Hospital do at Huaxia Eye Hospital?",  # pinyin: 华厦, which the dictionary lacks
+    "Which Yangtze University research institute was approved at Jingzhou First People's Hospital?",  # 长江
+])
+def test_a_name_the_articles_write_is_not_unknown(retriever, question):
+    assert ask(retriever, question, 5).unknown_terms == ()
+
+
 def test_answerable_questions_stay_answered(retriever):
     for question, doc in [("荆州二医在封城期间接诊了多少发热患者？", "000_769629a9341062f1"),
                           ("区二院党委书记是谁？", "002_3a274bbbdd8f06d7"),

@@ -202,7 +202,7 @@ def _is_common_word(word: str) -> bool:
     return word in _common_words()
 
 
-def _head_of(word: str) -> str | None:
+def head_of(word: str) -> str | None:
     """The institution head ``word`` ends in, or ``"abbrev"`` for 二医 / 区二院, else None."""
     for head in ORG_HEADS:
         if word.endswith(head):
@@ -221,8 +221,8 @@ def org_mentions(tokens: Sequence[tuple[str, str]]) -> list[str]:
     """
     found: list[str] = []
     for i, (word, flag) in enumerate(tokens):
-        head = _head_of(word)
-        if head is None or (i + 1 < len(tokens) and _head_of(tokens[i + 1][0])):
+        head = head_of(word)
+        if head is None or (i + 1 < len(tokens) and head_of(tokens[i + 1][0])):
             continue  # 医学院 inside 医学院附属医院: the name ends at the last head
         parts = [word]
         named = head == "abbrev" or (flag in ("nt", "nz") and len(word) >= len(head) + 2)
@@ -230,7 +230,7 @@ def org_mentions(tokens: Sequence[tuple[str, str]]) -> list[str]:
         j = i - 1
         while j >= 0:
             w, f = tokens[j]
-            if sum(len(p) for p in parts) + len(w) > MAX_NAME or not w.strip() or _head_of(w):
+            if sum(len(p) for p in parts) + len(w) > MAX_NAME or not w.strip() or head_of(w):
                 break
             if f in ("nr", "nrt") and w[0] in "这那哪某每":  # 那阵子荆州二医: jieba takes 那阵子 for a name
                 break
@@ -377,8 +377,8 @@ def _doc_facts(texts: Sequence[str]) -> _DocFacts:
             if _is_place(word, flag):
                 places[place_core(word)] += 1
             elif (len(word) >= 3 and word.endswith(UNIT_SUFFIXES) and not word.endswith("学科")
-                  and flag.startswith("n") and not _head_of(word)
-                  and not (i + 1 < len(tokens) and _head_of(tokens[i + 1][0]))):
+                  and flag.startswith("n") and not head_of(word)
+                  and not (i + 1 < len(tokens) and head_of(tokens[i + 1][0]))):
                 units[word] += 1
     clusters: list[list[str]] = []
     for mention in sorted(set(mentions), key=len, reverse=True):
@@ -387,7 +387,7 @@ def _doc_facts(texts: Sequence[str]) -> _DocFacts:
                 cluster.append(mention)
                 break
         else:
-            if _head_of(mention) != "abbrev" or len(mention) >= 4:
+            if head_of(mention) != "abbrev" or len(mention) >= 4:
                 clusters.append([mention])
     # A name that starts with an admin word (市中心医院) takes the document's own place of that level: one
     # written with it (十堰市), else the most mentioned place CC-CEDICT gives that level (邵阳: a city).

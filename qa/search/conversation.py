@@ -116,6 +116,19 @@ class Understood:
     part: str = ""  # a drill's part of the hospital (荆州一医关沮院区), carried to the next follow-up
 
 
+# a hospital of the conversation by its order (那第一家现在有多少党员？ / and the first one?): 第一家 followed by
+# no noun of its own (全市第一家标准化发热门诊 is the first of its kind, not a reference)
+_NTH_ZH = re.compile(r"(第[一二三四五]家|头一家|前一家|上一家|前面那家|刚才那家)(?:医院)?"
+                     r"(?=$|[^\u4e00-\u9fff]|的|呢|现在|目前|有|是|一共|总共|共|在|也|还|那边|这边|又|当时|呀|啊|吗)")
+_NTH_EN = re.compile(r"\b(?:the\s+)?(first|second|third|previous|other|former|earlier)\s+(?:one|hospital)\b", re.I)
+# "sorry, I meant Shaoyang Central Hospital": the previous question, of the hospital meant (不是，我问的是区二院 is a
+# bare switch already: nothing asked of its own)
+_CORRECTION_EN = re.compile(r"\bI\s+(?:meant|mean|was\s+asking\s+about|am\s+asking\s+about)\b|\bI'm\s+asking\s+about\b",
+                            re.I)
+_NTH = {"第一家": 1, "头一家": 1, "第二家": 2, "第三家": 3, "第四家": 4, "第五家": 5, "first": 1, "second": 2,
+        "third": 3}
+
+
 def _is_zh(text: str) -> bool:
     return any("\u4e00" <= c <= "\u9fff" for c in text)
 
@@ -278,6 +291,7 @@ class Resolver:
         prev = states[-1][0].question
         last = len(states) - 1
         zh = _is_zh(question)
+        question = self._nth_hospital(question, states, zh, surfaces)
         named = self._named(question)
         what = asked(question, tuple(s for s, _, _ in named), not zh)
         if what.kind == "org":  # 哪家医院… / which hospital…: it asks for the entity itself
@@ -301,7 +315,8 @@ class Resolver:
             rest = re.sub(r"^(?:那边|这边|那家|这家|那里|的)", "", _bare(question.replace(surface, "", 1)).lstrip("那"))
             bare_switch = (self._is_subject(eid) and not what.terms and len(rest) <= 7
                            and not re.search(r"[A-Za-z]{2,}", rest))  # 邵阳市中心医院有ECMO吗？ asks of its own
-            if fragment is not None or anaphor or bare_switch:  # 那荆州一医呢？ / Does Jiangjin No.2 have one?
+            corrected = not zh and self._is_subject(eid) and _CORRECTION_EN.search(question) is not None
+            if fragment is not None or anaphor or bare_switch or corrected:  # 那荆州一医呢？ / Does Jiangjin No.2 …?
                 current = {} if via_place and zh else {f"{eid}:{'zh' if zh else 'en'}": surface}
                 switched = self._switch(prev, states[-1][1], eid, {**surfaces, **current}, states[-1][2])
                 if zh and fragment is not None:
@@ -355,6 +370,32 @@ class Resolver:
             return Understood(text, last, (topic,), "drill", part=part or "")
         text = f"{name}{question}" if zh else f"{question} ({name})"
         return Understood(text, last, (topic,), "ellipsis")
+
+    def _nth_hospital(self, question: str, states: list, zh: bool, surfaces: dict[str, str]) -> str:
+        """``question`` with a hospital referred to by its order in the conversation (那第一家 / 上一家 / the first
+        one / the other one) written by its name, when two or more of the documents' subjects were talked about;
+        the question as typed otherwise."""
+        order: list[str] = []  # the subjects talked about, first mention first
+        for state in states:
+            if state[1] is not None and self._is_subject(state[1]) and state[1] not in order:
+                order.append(state[1])
+        if len(order) < 2:
+            return question
+        match = (_NTH_ZH if zh else _NTH_EN).search(question)
+        if match is None:
+            return question
+        word = match.group(1).lower()
+        if word in _NTH:
+            if _NTH[word] > len(order):
+                return question
+            eid = order[_NTH[word] - 1]
+        else:  # 上一家 / the previous one / the other one: the one before the hospital now talked about
+            current = states[-1][1]
+            earlier = [e for e in order if e != current]
+            if not earlier:
+                return question
+            eid = earlier[-1]
+        return question[: match.start()] + self._surface(eid, zh, surfaces) + question[match.end():]
 
     def _answered_person(self, answer: str | None, question: str = "") -> str | None:
         """The person an answer named (李永兵 in 院长李永兵讲廉政党课), else, when its question asked who, the one its

@@ -21,12 +21,15 @@ from functools import lru_cache
 from ..glossary import lemmas, reverse_dictionary, spell
 from ..index.entities import (
     BARE_ABBREVIATION,
+    ORDINAL_DIGITS,
     Entity,
     EntityTable,
     fast_tokens,
+    head_of,
     name_place,
     org_mentions,
     people_in,
+    place_core,
     same_organisation,
 )
 from ..text import fold, squeeze
@@ -118,7 +121,7 @@ class MentionFinder:
         tokens: list[tuple[str, str]] = []
         if any("\u4e00" <= c <= "\u9fff" for c in folded):
             tokens = fast_tokens(folded)  # the same tokens the index found its names with
-            for name in org_mentions(tokens):
+            for name in org_mentions(_joined(tokens)):
                 at = folded.find(name)
                 if at >= 0:
                     names.append((at, at + len(name)))
@@ -172,8 +175,13 @@ class MentionFinder:
             after = tokens[i + 1] if i + 1 < len(tokens) else ("", "")
             if after[1][:1] in ("n", "k"):  # 二院制, 二医速度: a word of its own, not the hospital
                 continue
-            owners = [e for e in self.table.subjects() if e.kind == "org"
-                      and any(a.endswith(word) and len(a) > len(word) for a in e.aliases)]
+            place = _place_before(tokens, i)
+            if place:  # 荆州那家二院, 江津的二医: the hospital of that number in that place (荆州二医, not 区二院)
+                owners = [e for e in self.table.subjects() if e.kind == "org" and e.place == place
+                          and e.ordinal == ORDINAL_DIGITS.index(word[0]) + 1]
+            else:
+                owners = [e for e in self.table.subjects() if e.kind == "org"
+                          and any(a.endswith(word) and len(a) > len(word) for a in e.aliases)]
             if len(owners) == 1:
                 found.append((start, at, [owners[0].id]))
         return found
@@ -243,11 +251,30 @@ class MentionFinder:
                     e.main_of and e.place in places for e in self.orgs)):
                 # Jingzhou Central Hospital; not "the Jingzhou hospital" (two there) nor "Chongqing hospitals" (a kind)
                 unknown.append(span)
+            elif headed and not plural and not places and not ordinal and any(
+                    self._foreign(w) for w in re.findall(r"[A-Za-z][\w'’-]*", span)
+                    if w.lower() not in _GENERIC_EN and w.lower() not in _HEADS_EN):
+                unknown.append(span)  # Massachusetts General Hospital, the Cleveland Clinic: a name the documents lack
             for place in places:
                 entity = self.places.get(place)
                 if entity is not None and org is None:
                     ids.append(entity.id)
                     spans.append((span, entity.id))
+
+    def _foreign(self, written: str) -> bool:
+        """Whether a capitalised word of an English name is a foreign proper name the documents never write: not
+        pinyin (Huaxia, Renji: maybe written in characters the dictionary lacks), in the documents neither as
+        written nor in any rendering of a gloss it is a word of, and rendered by the dictionary only as proper
+        nouns (Massachusetts, Cleveland) or not at all (Hopkins). A common word (General, Chest) is never one, nor
+        a word whose name the documents write (Yangtze: 长江, of "Yangtze River")."""
+        word = written.lower().replace("’", "'").removesuffix("'s")
+        if not written[:1].isupper() or len(word) < 4 or not word.isalpha() or _pinyin(word):
+            return False
+        if self.corpus_has(word):
+            return False
+        rendered = _gloss_words().get(word, ())
+        proper = reverse_dictionary().proper_nouns
+        return not any((r not in proper and "·" not in r) or self.corpus_has(r) for r in rendered)  # 约翰·霍金斯
 
     def _capitalised(self, question: str, need_head: bool = False) -> str:
         """``question`` with its lower-case names capitalised, as the English rules expect them: each word
@@ -303,6 +330,61 @@ class MentionFinder:
             plain = places and not ordinal and not _specific(words, places)
             return subjects[0] if plain and len(subjects) == 1 else None
         return max(scored, key=lambda t: t[:3])[3]
+
+
+@lru_cache(maxsize=1)
+def _gloss_words() -> dict[str, tuple[str, ...]]:
+    """Each word of the dictionary's English glosses -> every Chinese word a gloss with it renders (yangtze -> 长江,
+    of "Yangtze River")."""
+    index: dict[str, list[str]] = {}
+    for gloss, words in reverse_dictionary().glosses.items():
+        for word in gloss.split():
+            index.setdefault(word, []).extend(words)
+    return {word: tuple(dict.fromkeys(words)) for word, words in index.items()}
+
+
+@lru_cache(maxsize=1)
+def _syllables() -> frozenset[str]:
+    return frozenset(r for r in reverse_dictionary().readings.values() if r)
+
+
+@lru_cache(maxsize=4096)
+def _pinyin(word: str) -> bool:
+    """Whether ``word`` is written wholly in pinyin syllables (huaxia, zhongxiyi)."""
+    syllables = _syllables()
+    ok = [True] + [False] * len(word)
+    for end in range(1, len(word) + 1):
+        ok[end] = any(ok[start] and word[start:end] in syllables for start in range(max(0, end - 6), end))
+    return ok[-1]
+
+
+def _joined(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Tokens with the pieces of a name the tagger split joined again: a number before a head word (北京|301|医院:
+    301医院) and a lone 院 after a word it makes a head with (妇幼保健|院, 附二|院), so that a hospital the
+    documents never name is found as one, and refused."""
+    out: list[tuple[str, str]] = []
+    for word, flag in tokens:
+        if out and word == "院" and head_of(out[-1][0] + word) is not None:
+            out[-1] = (out[-1][0] + word, "nz")
+        elif out and head_of(word) is not None and re.fullmatch(r"[0-9]{1,4}", out[-1][0]):
+            out[-1] = (out[-1][0] + word, "nz")
+        else:
+            out.append((word, flag))
+    return out
+
+
+_BETWEEN = frozenset("那 这 家 个 那家 这家 那个 这个 的 那边 这边 那里".split())
+
+
+def _place_before(tokens: list[tuple[str, str]], i: int) -> str:
+    """The place (荆州, without 市) written just before token ``i``, across at most two words such as 那家 / 的
+    (荆州那家二院), or ""."""
+    j = i - 1
+    while j >= 0 and i - j <= 3 and tokens[j][0] in _BETWEEN:
+        j -= 1
+    if j < 0 or tokens[j][1] != "ns":
+        return ""
+    return place_core(tokens[j][0])
 
 
 def _inner_names(name: str) -> list[str]:

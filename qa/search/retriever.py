@@ -133,6 +133,7 @@ class Retriever:
         self.mention_finder = MentionFinder(self.entities, self.corpus_has)
         self.grounding = Grounding(self.entities, [p.doc_id for p in index.passages])
         self.mentions = lru_cache(maxsize=4096)(self.mention_finder.find)
+        self._unknown = lru_cache(maxsize=4096)(self._unknown_of)
         self._question_weights = lru_cache(maxsize=4096)(self._weights_of)
         self._searched = threading.local()  # this thread's last unfiltered unit search (Retriever.rivals)
         self.people = frozenset(e.name for e in self.entities.entities if e.kind == "person")
@@ -213,9 +214,12 @@ class Retriever:
         """Names, or what it counts, that a question mentions and the documents never do: CC-CEDICT names
         and counted nouns of a Chinese question (:mod:`qa.search.terms`), and organisations or places in
         either language that match no entity of the index (:mod:`qa.search.mentions`)."""
+        return list(self._unknown(question))
+
+    def _unknown_of(self, question: str) -> tuple[str, ...]:
         found = [] if self.cross_lingual(question) else unknown_terms(question, self._bigrams, self._text)
         terms = list(dict.fromkeys([*found, *self.mentions(question).unknown]))
-        return [t for t in terms if not any(o != t and o in t for o in terms)]  # 襄阳, not also 襄阳市中心医院
+        return tuple(t for t in terms if not any(o != t and o in t for o in terms))  # 襄阳, not also 襄阳市中心医院
 
     def known_share(self, question: str) -> float:
         """Share of the question's keyword mass that the corpus vocabulary knows (0 for an English
