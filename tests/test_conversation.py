@@ -452,7 +452,8 @@ def test_the_first_one_is_the_first_hospital_of_the_conversation(retriever):
 def test_a_place_before_a_numbered_abbreviation_picks_that_places_hospital(retriever):
     mentions = retriever.mentions("全市第一家标准化发热门诊是哪天建成的，荆州那家二院？")
     assert [retriever.entities.by_id[e].name for e in mentions.entities][-1] == "荆州二医"
-    assert retriever.entities.by_id[retriever.mentions("江津那家二院有几个党支部").entities[-1]].name == "江津区第二人民医院"
+    jiangjin = retriever.mentions("江津那家二院有几个党支部").entities[-1]
+    assert retriever.entities.by_id[jiangjin].name == "江津区第二人民医院"
 
 
 def test_an_english_correction_asks_the_previous_question_of_the_hospital_meant(retriever):
