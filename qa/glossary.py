@@ -80,6 +80,7 @@ class Dictionary(NamedTuple):
     proper_nouns: frozenset[str]  # simplified proper nouns (capitalised pinyin) of two or more characters
     place_levels: dict[str, str]  # place name -> its administrative level as a suffix: 荆州 -> 市, 湖北 -> 省
     readings: dict[str, str]  # a character's first reading without tone: 朱 -> zhu (for spelling names)
+    sounds: dict[str, frozenset[str]]  # every reading of a character, a name's too: 合 -> he, ge; 邵 -> shao
 
 
 @lru_cache(maxsize=1)
@@ -91,10 +92,11 @@ def reverse_dictionary() -> Dictionary:
     proper: set[str] = set()
     levels: dict[str, str] = {}
     readings: dict[str, str] = {}
+    sounds: dict[str, set[str]] = defaultdict(set)
     abbreviations: dict[str, list[str]] = defaultdict(list)
     path = _cedict_file()
     if path is None:
-        return Dictionary({}, {}, {}, frozenset(), {}, {})
+        return Dictionary({}, {}, {}, frozenset(), {}, {}, {})
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if line.startswith("#"):
@@ -105,6 +107,8 @@ def reverse_dictionary() -> Dictionary:
             _trad, simp, pinyin, defs = match.groups()
             if len(simp) == 1 and simp not in readings and pinyin[:1].islower():
                 readings[simp] = _pinyin_key(pinyin)
+            if len(simp) == 1 and (sound := _pinyin_key(pinyin)):
+                sounds[simp].add(sound)
             if len(simp) == 1:
                 for province in _ABBREVIATES.findall(defs):  # 鄂: abbr. for Hubei Province
                     abbreviations[province.lower()].append(simp)
@@ -141,7 +145,8 @@ def reverse_dictionary() -> Dictionary:
     for province, chars in abbreviations.items():  # western Hubei -> 鄂西, as regions are written (湘西, 川东)
         for direction, suffix in _DIRECTIONS.items():
             glosses[f"{direction} {province}"].extend(c + suffix for c in chars)
-    return Dictionary(dict(glosses), dict(nominal), dict(names), frozenset(proper), levels, readings)
+    return Dictionary(dict(glosses), dict(nominal), dict(names), frozenset(proper), levels, readings,
+                      {c: frozenset(v) for c, v in sounds.items()})
 
 
 def spell(word: str) -> str:

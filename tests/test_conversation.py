@@ -462,3 +462,26 @@ def test_an_english_correction_asks_the_previous_question_of_the_hospital_meant(
     understood = resolve(retriever, "sorry, I meant Shaoyang Central Hospital", [Turn(q) for q in turns])
     assert understood.how == "switch"
     assert understood.question == "How many Party branches at the Shaoyang Central Hospital went through re-election?"
+
+
+def test_a_count_of_what_the_follow_up_names_carries_the_hospital_not_the_last_attribute(retriever):
+    turns = ["邵阳市中心医院本部累计扩充了多少张呼吸综合病区床位？", "啥牌子的"]
+    understood = resolve(retriever, "ECMO有几台", [Turn(q) for q in turns])
+    assert "牌子" not in understood.question
+    assert "ECMO" in understood.question and "邵阳市中心医院" in understood.question
+    # what was collected is the previous question's: 采了多少人次 keeps it
+    kept = resolve(retriever, "采了多少人次？", [Turn("荆州一医抽调医务人员做核酸采样，一共去了多少人？")])
+    assert "核酸" in kept.question
+
+
+@pytest.mark.parametrize(("question", "name"), [
+    ("How many beds at Jingzhou Er Yi?", "荆州二医"),
+    ("What about Jingzhou Yi Yi?", "荆州市第一人民医院"),
+    ("Jiangjin Qu Di'er Renmin Yiyuan motto", "江津区第二人民医院"),
+    ("Shaoyang Zhongxin Yiyuan ECMO", "邵阳市中心医院"),  # 邵阳市中心医院 without its 市
+    ("How many Party members at Shiyan Zhongxiyi Jiehe Yiyuan?", "十堰市中西医结合医院"),  # 合: he, not ge
+    ("What about Jingzhou Er Yi's secretary?", "荆州二医"),
+])
+def test_a_hospital_written_in_pinyin_is_that_hospital(retriever, question, name):
+    named = [retriever.entities.by_id[e].name for e in retriever.mentions(question).entities]
+    assert name in named and not retriever.mentions(question).unknown

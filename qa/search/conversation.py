@@ -35,7 +35,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..index.entities import BARE_ABBREVIATION, english_name
+from ..index.entities import BARE_ABBREVIATION, english_name, fast_tokens
 from ..text import fold, squeeze
 from .attributes import ROLE_WORDS, YEAR, Asked, asked
 from .retriever import Retriever
@@ -127,6 +127,31 @@ _CORRECTION_EN = re.compile(r"\bI\s+(?:meant|mean|was\s+asking\s+about|am\s+aski
                             re.I)
 _NTH = {"第一家": 1, "头一家": 1, "第二家": 2, "第三家": 3, "第四家": 4, "第五家": 5, "first": 1, "second": 2,
         "third": 3}
+
+
+_REFERS_BACK_ZH = re.compile(r"这|那|其中|其他|其余|剩下|另外|里面|里|该|此|上述|加上")
+_UNIT_NOUNS = frozenset("人 人次 例 次 名 位 天 年 个 项 家 台 张 元 钱".split())
+
+
+def _counts_its_own(question: str) -> bool:
+    """Whether a Chinese count names what it counts, beside the count and without pointing back (ECMO有几台,
+    十星级党支部几个, 多少张床, 几台呼吸机): then that, not the previous question's attribute, is asked about. Not
+    采了多少人次 (what was collected is the previous question's), 术后几天能下地, 这83例里确诊的有几个."""
+    if _REFERS_BACK_ZH.search(question):
+        return False
+    tokens = [(w, f) for w, f in fast_tokens(question) if f != "x" and w not in "吗呢啊呀？?"]
+    at = next((i for i, (w, f) in enumerate(tokens) if f == "m" and w.startswith(("几", "多少"))), None)
+    if at is None:
+        return False
+    before = at - 1
+    while before >= 0 and tokens[before][0] in ("有", "一共", "总共", "共", "共有", "总共有"):
+        before -= 1
+    if before >= 0 and tokens[before][1] in ("n", "nz", "j", "eng", "l") and tokens[before][0] not in _UNIT_NOUNS:
+        return True
+    measured = at + 1 < len(tokens) and tokens[at + 1][1] == "q"  # 多少|张|床: a one-character noun after a measure
+    after = at + 1 + measured
+    return (after == len(tokens) - 1 and tokens[after][1] in ("n", "nz", "eng")
+            and tokens[after][0] not in _UNIT_NOUNS and (measured or len(tokens[after][0]) >= 2))
 
 
 def _is_zh(text: str) -> bool:
@@ -364,8 +389,11 @@ class Resolver:
         if len(_bare(question)) <= _SHORT or len(what.terms) <= 1 or carries_focus:
             part = self._part(states[-1][0], topic)  # 荆州一医卒中中心 when it was about that part
             about = part or name
-            focus = self._focus(self._focus_source(states[-1][0]), topic,
-                                leave_out=about + question if zh else "")  # 病人 once
+            # a count of something the follow-up names itself (ECMO有几台, 十星级党支部几个, 多少张床): the hospital or
+            # its part carried, not the previous question's attribute (牌子 of 啥牌子的 before ECMO有几台)
+            own = zh and what.measure is not None and _counts_its_own(question)
+            focus = "" if own else self._focus(self._focus_source(states[-1][0]), topic,
+                                               leave_out=about + question if zh else "")  # 病人 once
             text = f"{about}{focus}{question}" if zh else f"{question} ({about}; {focus})"
             return Understood(text, last, (topic,), "drill", part=part or "")
         text = f"{name}{question}" if zh else f"{question} ({name})"

@@ -20,6 +20,9 @@ from functools import lru_cache
 
 from ..glossary import lemmas, reverse_dictionary, spell
 from ..index.entities import (
+    ADMIN as ADMIN_CHARS,
+)
+from ..index.entities import (
     BARE_ABBREVIATION,
     ORDINAL_DIGITS,
     Entity,
@@ -110,6 +113,7 @@ class MentionFinder:
         self.orgs = [e for e in table.entities if e.kind == "org"]
         self.people = {spell(e.name): e for e in table.entities if e.kind == "person" and spell(e.name)}
         self.places = {e.name: e for e in table.entities if e.kind == "place"}
+        self.subject_orgs = [e for e in self.orgs if e.main_of]
 
     def find(self, question: str) -> Mentions:
         """The entities ``question`` names and the names it uses that the documents never mention."""
@@ -210,6 +214,11 @@ class MentionFinder:
         for m in _CAP_RUN.finditer(question):
             span = m.group(1).strip(" ?,.!:;")
             span = _LEADING_QUESTION_WORDS.sub("", span)  # "And Shaoyang", "What about" capitalised at the start
+            spelled = self._pinyin_name(span)
+            if spelled is not None:  # Jingzhou Er Yi, Shaoyang Zhongxin Yiyuan: the name in pinyin
+                ids.append(spelled[1].id)
+                spans.append((spelled[0], spelled[1].id))
+                continue
             tail = _HEAD_AFTER.match(question, m.end(1))
             # the Shiyan integrated medicine hospital, Shaoyang's central hospital; but Jingzhou First's stroke centre
             # is a part of the hospital, whose name ends at the possessive
@@ -260,6 +269,22 @@ class MentionFinder:
                 if entity is not None and org is None:
                     ids.append(entity.id)
                     spans.append((span, entity.id))
+
+    def _pinyin_name(self, span: str) -> tuple[str, Entity] | None:
+        """(surface, organisation) when ``span`` starts with a place and then spells, in pinyin, the name of one of
+        the documents' subjects (Jingzhou Er Yi: 荆州二医; Jiangjin Qu Di'er Renmin Yiyuan; Shaoyang Zhongxin Yiyuan:
+        邵阳市中心医院, its 市 left out), every reading of a character allowed (合: he)."""
+        words = list(re.finditer(r"[A-Za-z][A-Za-z'’]*", span))
+        if len(words) < 2 or not _known_place(words[0].group().lower(), self.corpus_has)[1]:
+            return None
+        letters = [re.sub(r"[^a-z]", "", re.sub(r"['’]s$", "", w.group().lower())) for w in words]  # Er Yi's
+        for n in range(len(words), 1, -1):
+            key = "".join(letters[:n])
+            for entity in self.subject_orgs:
+                if any(_spells(name, key) for name in _written_forms(entity)):
+                    end = words[n - 1].end() - (2 if re.search(r"['’]s$", words[n - 1].group()) else 0)
+                    return span[words[0].start(): end], entity
+        return None
 
     def _foreign(self, written: str) -> bool:
         """Whether a capitalised word of an English name is a foreign proper name the documents never write: not
@@ -330,6 +355,33 @@ class MentionFinder:
             plain = places and not ordinal and not _specific(words, places)
             return subjects[0] if plain and len(subjects) == 1 else None
         return max(scored, key=lambda t: t[:3])[3]
+
+
+def _written_forms(entity: Entity) -> list[str]:
+    """An organisation's aliases, those with the admin character after its place left out (邵阳中心医院) and, for
+    a numbered one, its place with the number (江津二院, 荆州一医)."""
+    forms = list(entity.aliases)
+    place = entity.place or ""
+    if place and 1 <= entity.ordinal <= len(ORDINAL_DIGITS):
+        forms += [place + ORDINAL_DIGITS[entity.ordinal - 1] + head for head in "医院"]
+    for alias in entity.aliases:
+        if place and alias.startswith(place) and alias[len(place): len(place) + 1] in ADMIN_CHARS:
+            forms.append(place + alias[len(place) + 1:])
+    return forms
+
+
+def _spells(name: str, letters: str) -> bool:
+    """Whether ``letters`` are ``name`` in toneless pinyin, one of each character's readings after another."""
+    sounds = reverse_dictionary().sounds
+    ends = {0}
+    for char in name:
+        readings = sounds.get(char)
+        if not readings:
+            return False
+        ends = {end + len(r) for end in ends for r in readings if letters.startswith(r, end)}
+        if not ends:
+            return False
+    return len(letters) in ends
 
 
 @lru_cache(maxsize=1)
