@@ -78,6 +78,7 @@ def test_an_unknown_hospital_is_refused_in_both_languages(retriever):
     ("When was Massachusetts General Hospital founded?", "Massachusetts General Hospital"),  # a foreign name
     ("How many nurses work at the Cleveland Clinic?", "Cleveland Clinic"),
     ("How many beds does Johns Hopkins Hospital have?", "Johns Hopkins Hospital"),  # 约翰·霍金斯: a foreign name
+    ("How many ICU beds does Charité in Berlin have?", "Berlin"),  # a foreign place inside the sentence
 ])
 def test_a_hospital_the_articles_never_name_is_unknown_however_written(retriever, question, unknown):
     result = ask(retriever, question, 5)
@@ -89,6 +90,10 @@ def test_a_hospital_the_articles_never_name_is_unknown_however_written(retriever
     "重医附一院跟区二院在哪方面合作？",  # written in the documents
     "What did Jingzhou No.2 Hospital do at Huaxia Eye Hospital?",  # pinyin: 华厦, which the dictionary lacks
     "Which Yangtze University research institute was approved at Jingzhou First People's Hospital?",  # 长江
+    "How many PhDs did Shaoyang Central Hospital recruit?",  # an English word the dictionary has as phd
+    "Which campus of Jingzhou First People's Hospital doubles as the Jingzhou Public Health Centre?",  # 公共卫生中心
+    "How many online academic exchanges did it hold with Germany's Xiangshan (Oak Hill) Hospital?",  # 橡山, pinyin
+    "How long did Jingzhou No.2 Hospital need to turn its branch into a Xiaotangshan-style COVID hospital?",
 ])
 def test_a_name_the_articles_write_is_not_unknown(retriever, question):
     assert ask(retriever, question, 5).unknown_terms == ()

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
-from ..glossary import lemmas, reverse_dictionary, spell
+from ..glossary import american, lemmas, reverse_dictionary, spell
 from ..index.entities import (
     ADMIN as ADMIN_CHARS,
 )
@@ -163,6 +163,11 @@ class MentionFinder:
                          for surface, eid in found)
         else:
             self._english(question, ids, unknown, spans)
+        # a foreign name inside a sentence (Charité in Berlin, the Burj Khalifa): a place or thing the documents never
+        # write, whatever follows it
+        named = " ".join(s for s, _ in spans)
+        unknown.extend(w.group() for w in _INNER_CAPITAL.finditer(question)
+                       if w.group() not in named and self._foreign(w.group()) and w.group() not in " ".join(unknown))
         return Mentions(tuple(dict.fromkeys(ids)), tuple(dict.fromkeys(unknown)), tuple(spans))
 
     def _short_abbreviations(self, tokens: list[tuple[str, str]], exact: list, names: list[tuple[int, int]]
@@ -233,7 +238,7 @@ class MentionFinder:
                 place, known = _known_place(word, self.corpus_has)
                 if place and known:
                     places.append(place)
-                elif place:
+                elif place and not self._spelled_in_names(word):  # Xiangshan: 德国橡山医院's 橡山, not 象山
                     missing.append(f"{word.capitalize()} ({place})")
             person = self._person(words)
             if person is not None:
@@ -257,7 +262,8 @@ class MentionFinder:
                 ids.append(org.id)
                 spans.append((span, org.id))
             elif headed and not plural and (places or ordinal) and (ordinal or _specific(words, places) or not any(
-                    e.main_of and e.place in places for e in self.orgs)):
+                    e.main_of and e.place in places for e in self.orgs)) and not re.search(
+                    r"-(?:style|like|type)\b", span) and not self._rendered(words, places):
                 # Jingzhou Central Hospital; not "the Jingzhou hospital" (two there) nor "Chongqing hospitals" (a kind)
                 unknown.append(span)
             elif headed and not plural and not places and not ordinal and any(
@@ -286,6 +292,41 @@ class MentionFinder:
                     return span[words[0].start(): end], entity
         return None
 
+    def _rendered(self, words: list[str], places: list[str]) -> bool:
+        """Whether the words of an English name after its place, rendered word by word (the dictionary's nominal
+        senses), write a name the documents have (Jingzhou Public Health Centre: 公共卫生中心), though no entity."""
+        spelled = {spell(p) for p in places}
+        rest = [w for w in words if w not in spelled and not any(
+            p in reverse_dictionary().names.get(w, []) for p in places) and w not in _CONNECTORS]
+        senses = [reverse_dictionary().nominal.get(american(w), [])[:8] for w in rest]
+        if not 2 <= len(senses) <= 4 or not all(senses):
+            return False
+        combos = [""]
+        for options in senses:
+            combos = [c + o for c in combos for o in options][:4096]
+        return any(len(c) >= 4 and self.corpus_has(c) for c in combos)
+
+    def _spelled_in_names(self, word: str) -> bool:
+        """Whether a pinyin word spells two to four characters of a name the index knows (xiangshan: 橡山 of
+        德国橡山医院), any reading of each character allowed."""
+        return word in self._name_spellings
+
+    @cached_property
+    def _name_spellings(self) -> frozenset[str]:
+        """The pinyin of every two to four characters of the index's names, each character in any of its readings
+        (at most 16 spellings a piece), made on first need."""
+        sounds = reverse_dictionary().sounds
+        out: set[str] = set()
+        for entity in self.table.entities:
+            for alias in entity.aliases:
+                for size in (2, 3, 4):
+                    for start in range(0, len(alias) - size + 1):
+                        spellings = [""]
+                        for char in alias[start:start + size]:
+                            spellings = [s + r for s in spellings for r in sounds.get(char, ())][:16]
+                        out.update(spellings)
+        return frozenset(out)
+
     def _foreign(self, written: str) -> bool:
         """Whether a capitalised word of an English name is a foreign proper name the documents never write: not
         pinyin (Huaxia, Renji: maybe written in characters the dictionary lacks), in the documents neither as
@@ -295,9 +336,11 @@ class MentionFinder:
         word = written.lower().replace("’", "'").removesuffix("'s")
         if not written[:1].isupper() or len(word) < 4 or not word.isalpha() or _pinyin(word):
             return False
-        if self.corpus_has(word):
-            return False
-        rendered = _gloss_words().get(word, ())
+        if (written.isupper() and len(written) <= 5) or self.corpus_has(word):
+            return False  # COVID, PET: an acronym, not a name
+        spelled = american(word)
+        rendered = tuple(r for form in dict.fromkeys([*lemmas(word), *lemmas(spelled)])
+                         for r in _gloss_words().get(form, ()))  # PhDs: phd; Centre: center
         proper = reverse_dictionary().proper_nouns
         return not any((r not in proper and "·" not in r) or self.corpus_has(r) for r in rendered)  # 约翰·霍金斯
 
@@ -425,6 +468,7 @@ def _joined(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
+_INNER_CAPITAL = re.compile(r"(?<=[\w,;:] )[A-Z][A-Za-zÀ-ÿ'’-]*")
 _BETWEEN = frozenset("那 这 家 个 那家 这家 那个 这个 的 那边 这边 那里".split())
 
 
