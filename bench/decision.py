@@ -5,7 +5,7 @@ Labelled questions are generated from the public sets and from seed-style questi
 * ``seeds``: the seed index; seed_qa.jsonl and bench/data/seed_questions.dev*.jsonl (answerable: positive;
   unanswerable: negative), entity swaps of their answerable questions (negative unless the new hospital's
   article also has every attribute the question asks about: those are left out, their label unknown),
-  junk (bench/data/junk.txt, junk.dev2.txt) and other benchmarks' questions asked of the seeds (off-topic).
+  junk (bench/data/junk*.txt but the held-out file) and other benchmarks' questions asked of the seeds (off-topic).
 * ``conv``: our development conversations (bench/data/conversations.dev*.jsonl) on the seed index, every
   turn resolved against its history as the chat resolves it, and the entity swaps of its answerable turns.
 * ``xquad``: XQuAD with one paragraph of each article left out (near misses), Chinese and English questions.
@@ -17,12 +17,11 @@ The figures that count are leave-one-group-out: the model trained without a grou
 the groups it was trained on (answered >= the target share of their answerable questions), then measured on
 the group left out. The shipped model is trained on every group. The held-out files
 (bench/data/*.heldout.*) are never read here: ``qa eval`` measures the shipped model on them (README).
-``conversations.dev8.jsonl`` is collected and measured but never trained on (``UNTRAINED``): a fresh set of
-our own conversations (``seed_questions.dev5.jsonl`` and ``junk.dev3.txt`` are not read here at all: ``qa eval``
-measures them, fresh single questions and junk), in the LOGO report with its group and printed for the shipped
-model. Each group's report also gives its refusals where the model answers 90% / 95% of that source's
-answerable questions (``at_matched_answered_share``, :func:`matched`): compare two recipes there, not at the one
-threshold each retrain moves. The rows are cached under a stamp of the code that collects them (:func:`code_stamp`).
+``conversations.dev9.jsonl`` is collected and measured but never trained on (``UNTRAINED``): a fresh set of
+our own conversations, in the LOGO report with its group and printed for the shipped model. Each group's
+report also gives its refusals where the model answers 90% / 95% of that source's answerable questions
+(``at_matched_answered_share``, :func:`matched`): compare two recipes there, not at the one threshold each
+retrain moves. The rows are cached under a stamp of the code that collects them (:func:`code_stamp`).
 
 Two models are written: ``decision.json``, over these features and the reader's (qa/search/reader.py: the
 rows must be collected with the shipped reader), and ``decision-plain.json`` without the reader's, for a
@@ -83,16 +82,17 @@ TARGET_ANSWERED = 0.95
 GROUPS = ("seeds", "conv", "xquad", "cmrc", "drcd")
 # our development questions and conversations (the *.heldout.* files are never read here)
 SEED_DEV = (DATA / "seed_questions.dev.jsonl", DATA / "seed_questions.dev2.jsonl", DATA / "seed_questions.dev3.jsonl",
-            DATA / "seed_questions.dev4.jsonl")
+            DATA / "seed_questions.dev4.jsonl", DATA / "seed_questions.dev5.jsonl", DATA / "seed_questions.dev6.jsonl")
 CONVERSATIONS = (DATA / "conversations.dev.jsonl", DATA / "conversations.dev2.jsonl",
                  DATA / "conversations.dev3.jsonl", DATA / "conversations.dev4.jsonl",
                  DATA / "conversations.dev5.jsonl", DATA / "conversations.dev6.jsonl",
-                 DATA / "conversations.dev7.jsonl", DATA / "conversations.dev8.jsonl")
+                 DATA / "conversations.dev7.jsonl", DATA / "conversations.dev8.jsonl",
+                 DATA / "conversations.dev9.jsonl", DATA / "conversations.dev10.jsonl")
 # collected like the others but never trained on: measured by every model (the report's "untrained" part), so
 # the decision has a fresh conversation set of our own besides the held-out files that only `qa eval` reads
-UNTRAINED = frozenset({"conv:conversations.dev8"})
+UNTRAINED = frozenset({"conv:conversations.dev9"})
 # junk and chit-chat lines, asked of every index
-JUNK = (DATA / "junk.txt", DATA / "junk.dev2.txt")
+JUNK = (DATA / "junk.txt", DATA / "junk.dev2.txt", DATA / "junk.dev3.txt", DATA / "junk.dev4.txt")
 PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 30,
           "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1,
           "seed": 7, "num_threads": 2}
