@@ -286,12 +286,26 @@ class MentionFinder:
             return None
         letters = [re.sub(r"[^a-z]", "", re.sub(r"['’]s$", "", w.group().lower())) for w in words]  # Er Yi's
         for n in range(len(words), 1, -1):
-            key = "".join(letters[:n])
-            for entity in self.subject_orgs:
-                if any(_spells(name, key) for name in _written_forms(entity)):
-                    end = words[n - 1].end() - (2 if re.search(r"['’]s$", words[n - 1].group()) else 0)
-                    return span[words[0].start(): end], entity
+            entity = self._subject_spellings.get("".join(letters[:n]))
+            if entity is not None:
+                end = words[n - 1].end() - (2 if re.search(r"['’]s$", words[n - 1].group()) else 0)
+                return span[words[0].start(): end], entity
         return None
+
+    @cached_property
+    def _subject_spellings(self) -> dict[str, Entity]:
+        """The pinyin of each written form of the documents' subjects (:func:`_written_forms`), every reading of
+        each character (at most 256 spellings a form), made on first need."""
+        sounds = reverse_dictionary().sounds
+        out: dict[str, Entity] = {}
+        for entity in sorted(self.subject_orgs, key=lambda e: -e.mentions):
+            for name in _written_forms(entity):
+                spellings = [""]
+                for char in name:
+                    spellings = [s + r for s in spellings for r in sorted(sounds.get(char, ()))][:256]
+                for spelled in spellings:
+                    out.setdefault(spelled, entity)
+        return out
 
     def _rendered(self, words: list[str], places: list[str]) -> bool:
         """Whether the words of an English name after its place, rendered word by word (the dictionary's nominal
@@ -416,20 +430,6 @@ def _written_forms(entity: Entity) -> list[str]:
     return forms
 
 
-def _spells(name: str, letters: str) -> bool:
-    """Whether ``letters`` are ``name`` in toneless pinyin, one of each character's readings after another."""
-    sounds = reverse_dictionary().sounds
-    ends = {0}
-    for char in name:
-        readings = sounds.get(char)
-        if not readings:
-            return False
-        ends = {end + len(r) for end in ends for r in readings if letters.startswith(r, end)}
-        if not ends:
-            return False
-    return len(letters) in ends
-
-
 @lru_cache(maxsize=1)
 def _gloss_words() -> dict[str, tuple[str, ...]]:
     """Each word of the dictionary's English glosses -> every Chinese word a gloss with it renders (yangtze -> 长江,
@@ -464,7 +464,7 @@ def _joined(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
     for word, flag in tokens:
         if out and word == "院" and head_of(out[-1][0] + word) is not None:
             out[-1] = (out[-1][0] + word, "nz")
-        elif out and head_of(word) is not None and re.fullmatch(r"[0-9]{1,4}", out[-1][0]):
+        elif out and out[-1][0].isdigit() and len(out[-1][0]) <= 4 and head_of(word) is not None:
             out[-1] = (out[-1][0] + word, "nz")
         else:
             out.append((word, flag))
