@@ -454,6 +454,10 @@ def test_a_place_before_a_numbered_abbreviation_picks_that_places_hospital(retri
     assert [retriever.entities.by_id[e].name for e in mentions.entities][-1] == "荆州二医"
     jiangjin = retriever.mentions("江津那家二院有几个党支部").entities[-1]
     assert retriever.entities.by_id[jiangjin].name == "江津区第二人民医院"
+    # a place whose second hospital the articles never write about (the tagger takes 邵阳 for a name, too)
+    shaoyang = retriever.mentions("邵阳那家二院呢")
+    assert "邵阳二院" in shaoyang.unknown and not any(retriever.entities.by_id[e].kind == "org"
+                                                      for e in shaoyang.entities)
 
 
 def test_an_english_correction_asks_the_previous_question_of_the_hospital_meant(retriever):

@@ -15,6 +15,7 @@ person's name on its pinyin (Zhu Xi → 朱西). A place CC-CEDICT knows that th
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -133,7 +134,7 @@ class MentionFinder:
         if tokens:
             # a person named beside a role (朱东医生, 王强院长) whom the documents never write: unknown
             unknown.extend(name for name in people_in(folded) if not self.corpus_has(name))
-            exact = sorted(exact + self._short_abbreviations(tokens, exact, names))
+            exact = sorted(exact + self._short_abbreviations(tokens, exact, names, unknown))
         for start, end, eids in exact:
             if any(a <= start and end <= b and (b - a) > (end - start) for a, b in names):
                 continue  # 市中心医院 inside 襄阳市中心医院: the whole name decides
@@ -171,11 +172,12 @@ class MentionFinder:
                        if w.group() not in named and self._foreign(w.group()) and w.group() not in " ".join(unknown))
         return Mentions(tuple(dict.fromkeys(ids)), tuple(dict.fromkeys(unknown)), tuple(spans))
 
-    def _short_abbreviations(self, tokens: list[tuple[str, str]], exact: list, names: list[tuple[int, int]]
-                             ) -> list[tuple[int, int, list[str]]]:
+    def _short_abbreviations(self, tokens: list[tuple[str, str]], exact: list, names: list[tuple[int, int]],
+                             unknown: list[str]) -> list[tuple[int, int, list[str]]]:
         """一医 / 二医 / 二院 on their own (那二医呢？): the one subject of the documents an alias of which ends in
         it (荆州二医, 区二院), outside the names already found (荆州二院 is the grammar's); not when a noun follows
-        (二院制, a bicameral system; 二医速度, a phrase of its own)."""
+        (二院制, a bicameral system; 二医速度, a phrase of its own). After a place, that place's hospital of that
+        number, and when the documents have none (邵阳那家二院), the place and the number go to ``unknown``."""
         found, at = [], 0
         for i, (word, _) in enumerate(tokens):
             start, at = at, at + len(word)
@@ -185,7 +187,7 @@ class MentionFinder:
             after = tokens[i + 1] if i + 1 < len(tokens) else ("", "")
             if after[1][:1] in ("n", "k"):  # 二院制, 二医速度: a word of its own, not the hospital
                 continue
-            place = _place_before(tokens, i)
+            place = _place_before(tokens, i, self.places)
             if place:  # 荆州那家二院, 江津的二医: the hospital of that number in that place (荆州二医, not 区二院)
                 owners = [e for e in self.table.subjects() if e.kind == "org" and e.place == place
                           and e.ordinal == ORDINAL_DIGITS.index(word[0]) + 1]
@@ -194,6 +196,8 @@ class MentionFinder:
                           and any(a.endswith(word) and len(a) > len(word) for a in e.aliases)]
             if len(owners) == 1:
                 found.append((start, at, [owners[0].id]))
+            elif place and not owners:
+                unknown.append(place + word)
         return found
 
     def _prefer(self, eids: list[str]) -> str:
@@ -475,13 +479,14 @@ _INNER_CAPITAL = re.compile(r"(?<=\b(?:in|at) )[A-Z][A-Za-zÀ-ÿ'’-]*")
 _BETWEEN = frozenset("那 这 家 个 那家 这家 那个 这个 的 那边 这边 那里".split())
 
 
-def _place_before(tokens: list[tuple[str, str]], i: int) -> str:
+def _place_before(tokens: list[tuple[str, str]], i: int, known: Collection[str]) -> str:
     """The place (荆州, without 市) written just before token ``i``, across at most two words such as 那家 / 的
-    (荆州那家二院), or ""."""
+    (荆州那家二院), or "": a place word, or a word that is one of the ``known`` places (the tagger takes 邵阳 for a
+    person's name)."""
     j = i - 1
     while j >= 0 and i - j <= 3 and tokens[j][0] in _BETWEEN:
         j -= 1
-    if j < 0 or tokens[j][1] != "ns":
+    if j < 0 or (tokens[j][1] != "ns" and place_core(tokens[j][0]) not in known):
         return ""
     return place_core(tokens[j][0])
 
