@@ -214,3 +214,23 @@ def test_a_year_asked_is_the_year_answered(retriever):
     same = ask(retriever, "荆州一医2021年门急诊量同比增长了多少？", 5)
     assert same.found and "33.37%" in same.answer.display
 
+
+
+def test_a_part_of_a_count_the_article_gives_only_whole_is_refused(retriever):
+    """荆州二医's article counts its 96 honours together: asked how many of them were national, the sentence that
+    restates the 96 is no answer; asked for the whole, it is."""
+    part = ask(retriever, "荆州二医拿的那96项（人）次表彰里，国家级的有几项？", 5)
+    assert not part.found, (part.answer, part.confidence)
+    whole = ask(retriever, "荆州二医一共荣获了几项国家、省、市级表彰？", 5)
+    assert whole.found and "96" in whole.answer.display
+
+
+def test_counts_restated_reads_figures_not_numerals_inside_names():
+    from qa.search.attributes import counts_restated
+
+    sentence = "荣获国家、省、市级表彰共96项（人）次，院党委荣获荆州市抗击新冠肺炎疫情先进基层党组织。"
+    assert counts_restated("项", "那96项表彰里国家级的有几项？", sentence)
+    assert not counts_restated("项", "一共获得了几项表彰？", sentence)
+    # 三 of 三基三严 is no figure the question gives: 连续三年 answers it
+    assert not counts_restated("年", "区二院在三基三严大比武中连续几年进了前20名？",
+                               "医生组和护理组连续三年在全市二级医院前20名")

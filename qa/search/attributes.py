@@ -339,6 +339,22 @@ def has_measure(measure: str | None, text: str) -> bool:
     return re.search(rf"(?:{_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*{unit}", folded) is not None
 
 
+def counts_restated(measure: str | None, question: str, sentence: str) -> bool:
+    """True when a question counting with ``measure`` (几项, 多少台) is answered by a sentence whose every count of
+    that kind the question already states (荆州二医拿的那96项（人）次表彰里，国家级的有几项？ against
+    荣获国家、省、市级表彰共96项（人）次): the sentence says the whole the question starts from, not the part it
+    asks for. False when the sentence counts nothing of that kind, or counts something the question does not say."""
+    if measure is None or not sentence:
+        return False
+    unit = r"[\u4e00-\u9fff]" if measure == "个" else f"[{re.escape(_measure_group(measure))}]"
+    pattern = re.compile(rf"({_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*{unit}")
+    said = {m.group(1) for m in pattern.finditer(_plain_numbers(folded_text(sentence)))}
+    # the figures the question restates, written in digits with their measure (96项, 6968台): a numeral inside a
+    # name (区二院, 三基三严) is no figure
+    asked = {m.group(1) for m in pattern.finditer(folded_text(question)) if m.group(1)[:1].isdigit()}
+    return bool(said) and said <= asked
+
+
 def term_share(terms: tuple[tuple[str, ...], ...], text: str) -> float:
     """Share of the asked attribute terms found in ``text`` (a term counts when any of its candidates, or
     for a Chinese word of three or more characters two thirds of its bigrams, occur); 1.0 when none asked."""

@@ -30,6 +30,7 @@ from .attributes import (
     all_terms,
     answer_near_terms,
     asked_roles,
+    counts_restated,
     focus_share,
     has_kind,
     has_measure,
@@ -129,6 +130,7 @@ def features(
         "terms_corpus": said / len(asked.terms) if asked.terms else 1.0,
         "asks_nothing": float(asks_nothing(question, asked, entity_named, retriever.corpus_has)),
         "year_other": float(names_another_year(question, sentence, passage_text)),
+        "count_restated": float(counts_restated(asked.measure, question, sentence)),
         "role_asked": float(bool(roles)),
         "role_named": float(bool(roles) and bool(top) and any(names_role(r, passage_text) for r in roles)),
         # the question's content words the documents say in some rendering: an English word the dictionary cannot
@@ -181,10 +183,11 @@ def names_another_year(question: str, sentence: str, passage: str = "") -> bool:
 def refused_outright(values: dict[str, float]) -> bool:
     """The rules no probability overrides: the question names something the documents never mention, asks
     about nothing they state, counts with a measure word its passage never counts with (多少张床位 against a
-    passage with no 张), asks who holds a role its passage names nobody in (主任是谁), or names a year its
-    answer sentence, naming others, does not."""
+    passage with no 张), asks who holds a role its passage names nobody in (主任是谁), names a year its
+    answer sentence, naming others, does not, or asks a part of a figure it restates that the answer sentence
+    only restates (那96项表彰里国家级的有几项 against 表彰共96项)."""
     return bool(
-        values.get("unknown") or values.get("asks_nothing") or values.get("year_other")
+        values.get("unknown") or values.get("asks_nothing") or values.get("year_other") or values.get("count_restated")
         or (values.get("measure_asked") and not values.get("measure_pass"))
         or (values.get("role_asked") and not values.get("role_named"))
     )
