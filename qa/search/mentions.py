@@ -21,9 +21,7 @@ from functools import cached_property, lru_cache
 
 from ..glossary import american, lemmas, reverse_dictionary, spell
 from ..index.entities import (
-    ADMIN as ADMIN_CHARS,
-)
-from ..index.entities import (
+    ADMIN,
     BARE_ABBREVIATION,
     ORDINAL_DIGITS,
     Entity,
@@ -272,7 +270,7 @@ class MentionFinder:
                 # Jingzhou Central Hospital; not "the Jingzhou hospital" (two there) nor "Chongqing hospitals" (a kind)
                 unknown.append(span)
             elif headed and not plural and not places and not ordinal and any(
-                    self._foreign(w) for w in re.findall(r"[A-Za-z][\w'’-]*", span)
+                    self._foreign(w) for w in re.findall(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’-]*", span)
                     if w.lower() not in _GENERIC_EN and w.lower() not in _HEADS_EN):
                 unknown.append(span)  # Massachusetts General Hospital, the Cleveland Clinic: a name the documents lack
             for place in places:
@@ -429,7 +427,8 @@ def _written_forms(entity: Entity) -> list[str]:
     if place and 1 <= entity.ordinal <= len(ORDINAL_DIGITS):
         forms += [place + ORDINAL_DIGITS[entity.ordinal - 1] + head for head in "医院"]
     for alias in entity.aliases:
-        if place and alias.startswith(place) and alias[len(place): len(place) + 1] in ADMIN_CHARS:
+        admin = alias[len(place): len(place) + 1]
+        if place and alias.startswith(place) and admin and admin in ADMIN:
             forms.append(place + alias[len(place) + 1:])
     return forms
 
