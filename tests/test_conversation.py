@@ -439,7 +439,7 @@ def test_the_first_one_is_the_first_hospital_of_the_conversation(retriever):
     # 那第一家 / the first one: two turns back, by the order the hospitals were talked about
     turns = ["十堰市中西医结合医院近三年一共新发展了几名党员？", "二医那边呢"]
     understood = resolve(retriever, "那第一家现在一共有多少党员", [Turn(q) for q in turns])
-    assert understood.question == "那十堰市中西医结合医院现在一共有多少党员"
+    assert understood.question == "十堰市中西医结合医院现在一共有多少党员"
     english = ["How many Party branches at the Shiyan Hospital of Integrated TCM and Western Medicine went through "
                "re-election?", "What about Shaoyang Central Hospital?"]
     understood = resolve(retriever, "and the first one, how many Party members altogether?", [Turn(q) for q in english])

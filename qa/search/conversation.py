@@ -423,7 +423,10 @@ class Resolver:
             if not earlier:
                 return question
             eid = earlier[-1]
-        return question[: match.start()] + self._surface(eid, zh, surfaces) + question[match.end():]
+        before = question[: match.start()]
+        if zh and before.strip() in ("那", "那么"):  # 那第一家…: the question, of that hospital, without its 那
+            before = ""
+        return before + self._surface(eid, zh, surfaces) + question[match.end():]
 
     def _answered_person(self, answer: str | None, question: str = "") -> str | None:
         """The person an answer named (李永兵 in 院长李永兵讲廉政党课), else, when its question asked who, the one its
