@@ -333,10 +333,15 @@ def has_measure(measure: str | None, text: str) -> bool:
     measured."""
     if measure is None:
         return True
-    # the general classifier: 几个 is answered by 8名, 33人 or 一院三区 alike
+    return _count_of(measure).search(_plain_numbers(folded_text(text))) is not None
+
+
+@lru_cache(maxsize=64)
+def _count_of(measure: str) -> re.Pattern[str]:
+    """A count with ``measure`` or one used alike (8名 / 8人), its numeral the first group; for 个, the general
+    classifier, a count of anything (几个 is answered by 8名, 33人 or 一院三区 alike)."""
     unit = r"[\u4e00-\u9fff]" if measure == "个" else f"[{re.escape(_measure_group(measure))}]"
-    folded = _plain_numbers(folded_text(text))
-    return re.search(rf"(?:{_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*{unit}", folded) is not None
+    return re.compile(rf"({_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*{unit}")
 
 
 def counts_restated(measure: str | None, question: str, sentence: str) -> bool:
@@ -346,8 +351,7 @@ def counts_restated(measure: str | None, question: str, sentence: str) -> bool:
     asks for. False when the sentence counts nothing of that kind, or counts something the question does not say."""
     if measure is None or not sentence:
         return False
-    unit = r"[\u4e00-\u9fff]" if measure == "个" else f"[{re.escape(_measure_group(measure))}]"
-    pattern = re.compile(rf"({_NUMERAL})\s*(?:余|多)?\s*(?:万|亿|千|百)?\s*{unit}")
+    pattern = _count_of(measure)
     said = {m.group(1) for m in pattern.finditer(_plain_numbers(folded_text(sentence)))}
     # the figures the question restates, written in digits with their measure (96项, 6968台): a numeral inside a
     # name (区二院, 三基三严) is no figure

@@ -270,7 +270,7 @@ class MentionFinder:
                 # Jingzhou Central Hospital; not "the Jingzhou hospital" (two there) nor "Chongqing hospitals" (a kind)
                 unknown.append(span)
             elif headed and not plural and not places and not ordinal and any(
-                    self._foreign(w) for w in re.findall(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’-]*", span)
+                    self._foreign(w) for w in re.findall(rf"[A-Za-zÀ-ÿ]{_NAME_WORD}", span)
                     if w.lower() not in _GENERIC_EN and w.lower() not in _HEADS_EN):
                 unknown.append(span)  # Massachusetts General Hospital, the Cleveland Clinic: a name the documents lack
             for place in places:
@@ -298,23 +298,18 @@ class MentionFinder:
     def _subject_spellings(self) -> dict[str, Entity]:
         """The pinyin of each written form of the documents' subjects (:func:`_written_forms`), every reading of
         each character (at most 256 spellings a form), made on first need."""
-        sounds = reverse_dictionary().sounds
         out: dict[str, Entity] = {}
         for entity in sorted(self.subject_orgs, key=lambda e: -e.mentions):
             for name in _written_forms(entity):
-                spellings = [""]
-                for char in name:
-                    spellings = [s + r for s in spellings for r in sorted(sounds.get(char, ()))][:256]
-                for spelled in spellings:
+                for spelled in _spellings(name, 256):
                     out.setdefault(spelled, entity)
         return out
 
     def _rendered(self, words: list[str], places: list[str]) -> bool:
         """Whether the words of an English name after its place, rendered word by word (the dictionary's nominal
         senses), write a name the documents have (Jingzhou Public Health Centre: 公共卫生中心), though no entity."""
-        spelled = {spell(p) for p in places}
-        rest = [w for w in words if w not in spelled and not any(
-            p in reverse_dictionary().names.get(w, []) for p in places) and w not in _CONNECTORS]
+        place_keys = {spell(p) for p in places}
+        rest = [w for w in _words_not_spelling(words, places) if w not in place_keys and w not in _CONNECTORS]
         senses = [reverse_dictionary().nominal.get(american(w), [])[:8] for w in rest]
         if not 2 <= len(senses) <= 4 or not all(senses):
             return False
@@ -332,16 +327,12 @@ class MentionFinder:
     def _name_spellings(self) -> frozenset[str]:
         """The pinyin of every two to four characters of the index's names, each character in any of its readings
         (at most 16 spellings a piece), made on first need."""
-        sounds = reverse_dictionary().sounds
         out: set[str] = set()
         for entity in self.table.entities:
             for alias in entity.aliases:
                 for size in (2, 3, 4):
                     for start in range(0, len(alias) - size + 1):
-                        spellings = [""]
-                        for char in alias[start:start + size]:
-                            spellings = [s + r for s in spellings for r in sounds.get(char, ())][:16]
-                        out.update(spellings)
+                        out.update(_spellings(alias[start:start + size], 16))
         return frozenset(out)
 
     def _foreign(self, written: str) -> bool:
@@ -433,6 +424,16 @@ def _written_forms(entity: Entity) -> list[str]:
     return forms
 
 
+def _spellings(name: str, cap: int) -> list[str]:
+    """``name`` in toneless pinyin, each character in each of its readings (in their sorted order), at most ``cap``
+    spellings; none when a character has no reading."""
+    sounds = reverse_dictionary().sounds
+    spellings = [""]
+    for char in name:
+        spellings = [s + r for s in spellings for r in sorted(sounds.get(char, ()))][:cap]
+    return spellings
+
+
 @lru_cache(maxsize=1)
 def _gloss_words() -> dict[str, tuple[str, ...]]:
     """Each word of the dictionary's English glosses -> every Chinese word a gloss with it renders (yangtze -> 长江,
@@ -474,7 +475,8 @@ def _joined(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-_INNER_CAPITAL = re.compile(r"(?<=\b(?:in|at) )[A-Z][A-Za-zÀ-ÿ'’-]*")
+_NAME_WORD = r"[A-Za-zÀ-ÿ'’-]*"  # the rest of a word of a name in Latin letters (Charité, Di'er)
+_INNER_CAPITAL = re.compile(rf"(?<=\b(?:in|at) )[A-Z]{_NAME_WORD}")
 _BETWEEN = frozenset("那 这 家 个 那家 这家 那个 这个 的 那边 这边 那里".split())
 
 
@@ -509,9 +511,14 @@ def _specific(words: list[str], places: list[str]) -> set[str]:
     Hospital; none in the Shiyan hospital). A place is left out by its pinyin or by the word that spelled it
     (Shaoyang: 邵 has no reading in the pinyin table)."""
     place_keys = {spell(p) for p in places}
+    return {s for w in _words_not_spelling(words, places) for s in lemmas(w)} - _GENERIC_STEMS - place_keys
+
+
+def _words_not_spelling(words: list[str], places: list[str]) -> list[str]:
+    """``words`` but those the dictionary spells as one of ``places`` (Shaoyang: 邵阳, whose 邵 has no reading in
+    the pinyin table, so its pinyin key misses it)."""
     names = reverse_dictionary().names
-    spelled = {w for w in words if any(c in places for c in names.get(w, []))}
-    return {s for w in words if w not in spelled for s in lemmas(w)} - _GENERIC_STEMS - place_keys
+    return [w for w in words if not any(c in places for c in names.get(w, []))]
 
 
 def _matches(stem: str, english: set[str]) -> bool:
