@@ -267,6 +267,10 @@ def test_chat_in_a_terminal(seed_index_dir):
      "荆州一医关沮院区张床什么时候开始接诊？", "drill"),
     # a quoted phrase is carried whole (not 合理), an interrogative (干什么) not at all
     (["荆州一医的“三降一合理”是用来干什么的？", "具体是哪三降？"], "荆州一医三降一合理用来具体是哪三降？", "drill"),
+    # an acronym the previous question asked about is what a bare count counts (ECMO, not nothing)
+    (["十堰中西医结合医院有没有ECMO", "几台"], "十堰中西医结合医院ECMO几台", "drill"),
+    # 二医 before a word of its own (全院) is still the hospital switched to
+    (["十堰市中西医结合医院有多少个党支部完成了换届", "二医全院呢"], "荆州二医有多少个党支部完成了换届", "switch"),
 ])
 def test_follow_up_grammar(retriever, turns, wanted, how):
     understood = resolve(retriever, turns[-1], [Turn(q) for q in turns[:-1]])

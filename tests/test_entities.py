@@ -242,7 +242,14 @@ def test_an_index_built_by_other_entity_rules_is_rebuilt(tmp_path):
 
 
 
-@pytest.mark.parametrize("question", ["二院制是什么？", "二医速度是什么？"])
-def test_a_numbered_abbreviation_before_a_noun_is_no_hospital(seeds, question):
+@pytest.mark.parametrize("question", ["二院制是什么？", "什么是二院制议会"])
+def test_a_numbered_abbreviation_fused_with_a_suffix_is_no_hospital(seeds, question):
     table, finder, _ = seeds
     assert not [e for e in finder.find(question).entities if table.by_id[e].kind == "org"]
+
+
+@pytest.mark.parametrize(("question", "name"), [("二医全院有多少个党支部？", "荆州二医"),
+                                                ("ok 那一医核酸采了多少人次", "荆州市第一人民医院")])
+def test_a_numbered_abbreviation_before_a_word_is_the_hospital(seeds, question, name):
+    table, finder, _ = seeds
+    assert [table.by_id[e].name for e in finder.find(question).entities if table.by_id[e].kind == "org"] == [name]

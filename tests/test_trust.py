@@ -52,7 +52,9 @@ def test_a_person_or_figure_the_articles_never_state_is_refused(retriever, quest
 @pytest.mark.parametrize("question", ["x", "?", "asdfgh", "test", "医院", "How are you?", "你好", "12345",
                                       "information", "Good morning", "测试一下",
                                       # a hospital named and nothing asked of it (cut off mid-way)
-                                      "荆州二医的那个", "请问邵阳市中心医院的"])
+                                      "荆州二医的那个", "请问邵阳市中心医院的",
+                                      # an English name and nothing else, in any case
+                                      "Shaoyang Central Hospital", "Jingzhou 荆州 jingzhou"])
 def test_junk_is_refused(retriever, question):
     assert not ask(retriever, question, 5).found
 
@@ -234,3 +236,30 @@ def test_counts_restated_reads_figures_not_numerals_inside_names():
     # 三 of 三基三严 is no figure the question gives: 连续三年 answers it
     assert not counts_restated("年", "区二院在三基三严大比武中连续几年进了前20名？",
                                "医生组和护理组连续三年在全市二级医院前20名")
+
+
+@pytest.mark.parametrize("question", [
+    "区二院2022年那556台介入手术里，心血管介入占了多少台？",  # 其中介入手术556台次: the part of 6968, no part of it
+    "邵阳市中心医院那75台有创呼吸机里，东院分了多少台？",  # 75台 beside 107台 and 42台 of other machines
+    "How many of the 4309 nurse-led clinic visits at Shaoyang Central Hospital were at the wound and stoma clinic?",
+])
+def test_a_part_of_a_figure_the_sentence_gives_whole_beside_others_is_refused(retriever, question):
+    result = ask(retriever, question, 5)
+    assert not result.found, (result.answer, result.confidence)
+    whole = ask(retriever, "区二院2022年6968台手术里介入手术有多少台？", 5)  # 其中介入手术556台次: the part given
+    assert whole.found and "556" in whole.answer.display
+
+
+@pytest.mark.parametrize(("question", "unknown"), [
+    ("张国栋是邵阳市中心医院的什么职务？", "张国栋"),  # the article names 张国华
+    ("What does Dr. Chen Songlin do at Jingzhou No.2 Hospital?", "Dr. Chen Songlin"),  # it names 陈松
+])
+def test_a_person_the_articles_never_name_is_unknown(retriever, question, unknown):
+    result = ask(retriever, question, 5)
+    assert unknown in result.unknown_terms and not result.found
+
+
+@pytest.mark.parametrize("question", ["朱西是哪个科的医生？", "What did Mr. Pan Jianxing write?",
+                                      "疫情最难的那段时间，荆州二医接生了多少人次？"])
+def test_a_person_the_articles_name_or_no_person_is_not_unknown(retriever, question):
+    assert not ask(retriever, question, 5).unknown_terms

@@ -179,7 +179,8 @@ def place_core(word: str) -> str:
     return word[:-1] if len(word) >= 3 and word[-1] in ADMIN else word
 
 
-def _is_person(word: str, flag: str) -> bool:
+def is_person(word: str, flag: str) -> bool:
+    """A person's name as the tagger tags one (张国华/nr; X某), not a place or a common word."""
     if flag not in ("nr", "nrt"):
         return False
     if len(word) == 2 and word[1] == "某":
@@ -187,7 +188,7 @@ def _is_person(word: str, flag: str) -> bool:
     if not 2 <= len(word) <= 3 or word[0] not in SURNAMES:
         return False
     glosses = _cedict()
-    return word not in glosses.proper_nouns and not _is_common_word(word)
+    return word not in glosses.proper_nouns and not is_common_word(word)
 
 
 @lru_cache(maxsize=1)
@@ -198,7 +199,8 @@ def _common_words() -> frozenset[str]:
     return frozenset(words)
 
 
-def _is_common_word(word: str) -> bool:
+def is_common_word(word: str) -> bool:
+    """A word CC-CEDICT glosses (建成: built): not a name when a surname stands before it."""
     return word in _common_words()
 
 
@@ -347,7 +349,7 @@ def _people(text: str) -> tuple[Counter, Counter]:
         window = text[max(0, m.start() - 4) : m.end() + 4]
         tokens = [(w, f) for w, f in tagger.cut(window)]
         for i, (word, flag) in enumerate(tokens):
-            if _is_person(word, flag) and _near_role(tokens, i):
+            if is_person(word, flag) and _near_role(tokens, i):
                 found[word] += 1
             elif (0 < i < len(tokens) - 1 and flag == "nr" and len(word) == 1 and word in SURNAMES
                   and tokens[i - 1][0].endswith(ROLES) and 1 <= len(rest := tokens[i + 1][0]) <= 2
@@ -394,7 +396,7 @@ def _doc_facts(texts: Sequence[str]) -> _DocFacts:
     levels = _cedict().place_levels
     whole = "".join(texts)
     for name in split:
-        if (name not in people and whole.count(name) >= 2 and not _is_common_word(name)
+        if (name not in people and whole.count(name) >= 2 and not is_common_word(name)
                 and not any(p.startswith(name) for p in people)):  # 毛以 of 毛以国
             people[name] = whole.count(name)
     for cluster in clusters:

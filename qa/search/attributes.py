@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..glossary import content_words, english_terms
-from ..index.entities import SURNAMES
+from ..index.entities import SURNAMES, is_common_word, is_person
 from ..text import fold, squeeze
 from ..text import folded as folded_text  # squeeze(fold(...)), remembered
 
@@ -62,7 +62,10 @@ _KINDS_EN: tuple[tuple[str, re.Pattern[str]], ...] = (
                         r"\bin what year\b", re.I)),
     ("duration", re.compile(r"\bhow long\b|\bhow soon\b|\bhow many (?:days|years|months|hours|minutes|weeks)\b",
                             re.I)),
-    ("person", re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:person|doctor|expert|director)\b", re.I)),
+    ("person", re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:person|doctor|expert|director)\b|"
+                          r"\bnames? of (?:the|its|their) (?:[\w-]+ ){0,3}?(?:president|director|head|secretary|"
+                          r"chief|chair|chairman|leader|dean|doctor|surgeon|physician|nurse|reporter|correspondent|"
+                          r"author|writer|journalist|expert)s?\b", re.I)),
     ("org", re.compile(r"\bwhich (?:hospital|organi[sz]ation|institution|university|company|unit|foundation)s?\b",
                        re.I)),
     ("place", re.compile(r"\bwhere\b|\bwhich (?:city|province|country|place|county|district)\b", re.I)),
@@ -136,6 +139,26 @@ def is_question(text: str) -> bool:
     return bool(_QUESTION_ZH.search(text) or _QUESTION_EN.search(text))
 
 
+_PERSON_AFTER = re.compile(rf"(?:是|说|讲|同志|先生|女士|老师|博士|{ROLE_WORDS})")
+
+
+def _named_person(word: str, flag: str, after: list) -> bool:
+    """Whether the tagger's ``word`` is a person the question names: a surname and a word (段时间 of 那段时间) only
+    beside what names one (刘天明是, 刘天明院长), and not when its last character makes a word with the next one
+    (宋将名为: 名为, "named")."""
+    if not is_person(word, flag):
+        return False
+    following = after[0].word if after else ""
+    if following and _word_frequency(word[-1] + following[0]) >= 10:
+        return False
+    return not is_common_word(word[1:]) or bool(following and _PERSON_AFTER.match(following))
+
+
+def _word_frequency(word: str) -> int:
+    """How often jieba's dictionary counts ``word`` (0 for none)."""
+    return int(_tagger().dt.tokenizer.FREQ.get(word) or 0)
+
+
 @dataclass(frozen=True)
 class Asked:
     """What a question asks for: the answer ``kind`` (None: no particular type), the ``measure`` word of a
@@ -149,6 +172,7 @@ class Asked:
     # the words the interrogative governs (哪个县 -> 县, 按什么标准 -> 标准, 什么时候开诊 -> 开诊, 题目是什么 -> 题目,
     # which county -> its renderings): what the answer must be *of*; () when the question has none
     focus: tuple[tuple[str, ...], ...] = ()
+    people: tuple[str, ...] = ()  # the people a Chinese question names outside the entities' names (张国栋是…)
 
 
 def _tagger():
@@ -186,8 +210,8 @@ def asked(question: str, names: tuple[str, ...] = (), cross_lingual: bool = Fals
         measure = next((unit for unit, pattern in grains if pattern.search(text)), None)
     if cross_lingual:
         rest = question
-        for name in names:
-            rest = rest.replace(name, " ")
+        for name in names:  # as written or in another case (Jingzhou, jingzhou)
+            rest = re.sub(re.escape(name), " ", rest, flags=re.IGNORECASE)
         words = [w for w in re.findall(r"[A-Za-z]+", rest) if w.lower() not in _STOP_EN]
         terms = english_terms(" ".join(words), _counted_en(rest)) if words else ()
         n_words = len(content_words(" ".join(words)))
@@ -203,7 +227,8 @@ def asked(question: str, names: tuple[str, ...] = (), cross_lingual: bool = Fals
         n_words = len(terms)
         if kind is None and _ENDS_IN_ROLE.search(text) and not INTERROGATIVE_ZH.search(text):  # 区二院院长？
             kind = "person"
-        return Asked(kind, measure, terms, n_words, tuple((w,) for w in _focus_zh(cut)))
+        people = tuple(dict.fromkeys(w for i, (w, f) in enumerate(cut) if _named_person(w, f, cut[i + 1 :])))
+        return Asked(kind, measure, terms, n_words, tuple((w,) for w in _focus_zh(cut)), people)
     return Asked(kind, measure, terms, n_words, _focus_en(rest))
 
 
@@ -348,15 +373,41 @@ def counts_restated(measure: str | None, question: str, sentence: str) -> bool:
     """True when a question counting with ``measure`` (几项, 多少台) is answered by a sentence whose every count of
     that kind the question already states (荆州二医拿的那96项（人）次表彰里，国家级的有几项？ against
     荣获国家、省、市级表彰共96项（人）次): the sentence says the whole the question starts from, not the part it
-    asks for. False when the sentence counts nothing of that kind, or counts something the question does not say."""
-    if measure is None or not sentence:
+    asks for; or when the question asks a part of a figure it restates (那83例里面…有几例) and the sentence, giving
+    that figure, counts nothing as its part (其中…). False when the sentence counts nothing of that kind, or counts
+    something the question does not say."""
+    if not sentence:
         return False
+    if measure is None:  # How many of the 4309 visits …? against a sentence giving 4309 and no part of it
+        whole = _PART_OF_EN.search(question)
+        text = _plain_numbers(folded_text(sentence))
+        at = text.find(whole.group(1).replace(",", "")) if whole else -1
+        return at >= 0 and not re.search(rf"(?:{_PART_MARK.pattern})[^。；;]{{0,16}}?[0-9]", text[at:])
     pattern = _count_of(measure)
     said = {m.group(1) for m in pattern.finditer(_plain_numbers(folded_text(sentence)))}
     # the figures the question restates, written in digits with their measure (96项, 6968台): a numeral inside a
     # name (区二院, 三基三严) is no figure
-    asked = {m.group(1) for m in pattern.finditer(folded_text(question)) if m.group(1)[:1].isdigit()}
-    return bool(said) and said <= asked
+    folded_question = folded_text(question)
+    asked = {m.group(1) for m in pattern.finditer(folded_question) if m.group(1)[:1].isdigit()}
+    if bool(said) and said <= asked:
+        return True
+    # a part of a figure it restates (那83例里面确诊的有几例, 那556台介入手术里心血管介入占多少台) against a sentence
+    # that gives that figure and counts others beside it (0例轻症转重症; 无创呼吸机107台), none as its part (其中…)
+    wholes = [m for m in pattern.finditer(folded_question) if m.group(1)[:1].isdigit()
+              and _PART_OF.match(folded_question, m.end())]
+    text = _plain_numbers(folded_text(sentence))
+    for whole in wholes:
+        at = text.find(whole.group(0))
+        if at >= 0 and not any(p.start() > at and _PART_MARK.search(text, at, p.start())
+                               for p in pattern.finditer(text)):
+            return True
+    return False
+
+
+# a figure taken as the whole a part is asked of: 83例里面, 96项（人）次表彰里, 556台介入手术中
+_PART_OF = re.compile(r"[^，,。；;？?！!、]{0,10}?(?:里面|里头|里边|之中|当中|其中|里|中)")
+_PART_MARK = re.compile(r"其中|包括|包含|含|内有|分别")
+_PART_OF_EN = re.compile(r"\bhow\s+many\s+of\s+(?:the|those|these|its|their|all)\s+([0-9][0-9,]*)\b", re.I)
 
 
 def term_share(terms: tuple[tuple[str, ...], ...], text: str) -> float:

@@ -86,6 +86,7 @@ _PERSON_PRONOUN = re.compile(rf"他|她|he|she|him|his|her|{_PERSON_REF_ZH}", re
 _ASKS_ZH = re.compile(r"多少|几|什么|哪|谁|怎么|如何|是否|吗|有没有|多久|多长|多大|多远|多高|为何|为什么|啥|咋"
                       r"|(?:了|过)没有?[？?]?$")  # 买了没有: a yes-or-no question of its own
 _ASKS_EN = re.compile(r"\b(?:how|what|which|who|when|where|why|is|are|was|were|did|does|do)\b", re.I)
+_LATIN_TERM = re.compile(r"(?<![A-Za-z])[A-Z][A-Z0-9-]*[A-Z0-9](?![A-Za-z])")  # ECMO, PET-CT, GCP: acronyms
 _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,16})[”\"」』]")
 # a place followed by one of these is the region it names (邵阳地区, 荆州全市), not the one hospital it otherwise
 # stands for in a follow-up (邵阳那家呢？)
@@ -549,7 +550,12 @@ class Resolver:
             # a phrase the user quoted is one term (“三降一合理”, not 合理), and an interrogative (干什么) is none
             quoted = [squeeze(fold(q)) for q in _QUOTED.findall(question)]
             words = [t[0] for t in what.terms if not _ASKS_ZH.search(t[0]) and not any(t[0] in q for q in quoted)]
-            return list(dict.fromkeys([*quoted, *words]))
+            # and an acronym outside the names (有没有ECMO: ECMO, which 几台？ then counts)
+            latin = [w for w in _LATIN_TERM.findall(question)
+                     if not any(w in s for s in named) and not any(w.lower() in t for t in [*quoted, *words])]
+            folded = squeeze(fold(question))
+            found = list(dict.fromkeys([*quoted, *words, *latin]))
+            return sorted(found, key=lambda t: (folded.find(squeeze(fold(t))) % (len(folded) + 1)))
         rest = question
         for surface in sorted(named, key=len, reverse=True):
             rest = rest.replace(surface, " ")

@@ -128,7 +128,7 @@ def features(
         "z_max3": max((h.z for h in pool[:3]), default=0.0),
         "z_gap": (pool[0].z - pool[1].z) if len(pool) > 1 else 0.0,
         "terms_corpus": said / len(asked.terms) if asked.terms else 1.0,
-        "asks_nothing": float(asks_nothing(question, asked, entity_named, retriever.corpus_has)),
+        "asks_nothing": float(asks_nothing(question, asked, entity_named, retriever.corpus_has, cross)),
         "year_other": float(names_another_year(question, sentence, passage_text)),
         "count_restated": float(counts_restated(asked.measure, question, sentence)),
         "role_asked": float(bool(roles)),
@@ -154,7 +154,7 @@ def features(
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
-def asks_nothing(question: str, asked: Asked, entity_named: bool, corpus_has) -> bool:
+def asks_nothing(question: str, asked: Asked, entity_named: bool, corpus_has, cross_lingual: bool = False) -> bool:
     """True for a question that names no entity of the documents and either is no question at all
     ("information", "Good morning": no interrogative, no question mark, no request such as 说出 / name), or asks
     about no attribute ("x", "?", "How are you?", "医院") or only attributes the documents never mention ("Who
@@ -163,8 +163,10 @@ def asks_nothing(question: str, asked: Asked, entity_named: bool, corpus_has) ->
     most 0.3% elsewhere, measured before the no-question form, which costs 3 of XQuAD's 1,908: cloze-style ones.)"""
     if entity_named:
         # a name and nothing asked of it (荆州二医的那个, 请问邵阳市中心医院的, 十堰市中西医结合医院有没): no attribute
-        # word, no word in Latin letters (有ECMO吗 asks of its own), no interrogative (请问 requests nothing yet)
-        return (not asked.terms and asked.kind is None and not _LATIN_WORD.search(question)
+        # word, no word in Latin letters (有ECMO吗 asks of its own; in an English question, no word besides the
+        # names: "Shaoyang Central Hospital"), no interrogative (请问 requests nothing yet)
+        latin = asked.words > 0 if cross_lingual else bool(_LATIN_WORD.search(question))
+        return (not asked.terms and asked.kind is None and not latin
                 and not re.search(r"[?？]", question) and not INTERROGATIVE_ZH.search(question))
     if not is_question(question):
         return True

@@ -15,7 +15,7 @@ person's name on its pinyin (Zhu Xi → 朱西). A place CC-CEDICT knows that th
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -24,6 +24,7 @@ from ..index.entities import (
     ADMIN,
     BARE_ABBREVIATION,
     ORDINAL_DIGITS,
+    SURNAMES,
     Entity,
     EntityTable,
     fast_tokens,
@@ -53,6 +54,8 @@ _HEADS_EN = frozenset("hospital hospitals university college institute centre ce
                       "association society committee foundation company bureau commission".split())
 _GENERIC_EN = frozenset("the of and hospital people people's s".split())
 _GENERIC_STEMS = frozenset(s for w in _GENERIC_EN | _HEADS_EN for s in lemmas(w))
+_SPELLED_TEXT_LIMIT = 5_000_000  # characters of documents whose names are spelled out in pinyin (built in memory)
+_TITLED = re.compile(r"^(?:Dr|Doctor|Prof|Professor|Director|Mr|Mrs|Ms|Dean)\.?\s+")
 _LEADING_QUESTION_WORDS = re.compile(r"^(?:(?:and|but|so|or|then|also|what|which|who|how|where|when|why|is|are|"
                                      r"does|did|do|was|were|can|could|about)\s+)+", re.I)
 _QUESTION_WORDS = frozenset("what which who whom whose when where why how does did do is are was were can could "
@@ -104,11 +107,13 @@ class MentionFinder:
     Args:
         table: the index's entities.
         corpus_has: tells whether a folded Chinese string occurs in the documents.
+        corpus_text: gives the documents' folded text (read once, for the names they write that no entity holds).
     """
 
-    def __init__(self, table: EntityTable, corpus_has) -> None:
+    def __init__(self, table: EntityTable, corpus_has, corpus_text: Callable[[], str] | None = None) -> None:
         self.table = table
         self.corpus_has = corpus_has
+        self.corpus_text = corpus_text
         self.orgs = [e for e in table.entities if e.kind == "org"]
         self.people = {spell(e.name): e for e in table.entities if e.kind == "person" and spell(e.name)}
         self.places = {e.name: e for e in table.entities if e.kind == "place"}
@@ -173,9 +178,10 @@ class MentionFinder:
     def _short_abbreviations(self, tokens: list[tuple[str, str]], exact: list, names: list[tuple[int, int]],
                              unknown: list[str]) -> list[tuple[int, int, list[str]]]:
         """一医 / 二医 / 二院 on their own (那二医呢？): the one subject of the documents an alias of which ends in
-        it (荆州二医, 区二院), outside the names already found (荆州二院 is the grammar's); not when a noun follows
-        (二院制, a bicameral system; 二医速度, a phrase of its own). After a place, that place's hospital of that
-        number, and when the documents have none (邵阳那家二院), the place and the number go to ``unknown``."""
+        it (荆州二医, 区二院), outside the names already found (荆州二院 is the grammar's); not when a one-character
+        noun or a suffix follows (二院制, a bicameral system), though before a word (二医全院, 一医核酸, 二医速度).
+        After a place, that place's hospital of that number, and when the documents have none (邵阳那家二院), the
+        place and the number go to ``unknown``."""
         found, at = [], 0
         for i, (word, _) in enumerate(tokens):
             start, at = at, at + len(word)
@@ -183,8 +189,8 @@ class MentionFinder:
                     s <= start < e for s, e, _ in exact):
                 continue
             after = tokens[i + 1] if i + 1 < len(tokens) else ("", "")
-            if after[1][:1] in ("n", "k"):  # 二院制, 二医速度: a word of its own, not the hospital
-                continue
+            if after[1][:1] == "k" or (after[1][:1] == "n" and len(after[0]) == 1):
+                continue  # 二院制 (a bicameral system): a word of its own, not the hospital; 二医全院, 一医核酸: it is
             place = _place_before(tokens, i, self.places)
             if place:  # 荆州那家二院, 江津的二医: the hospital of that number in that place (荆州二医, not 区二院)
                 owners = [e for e in self.table.subjects() if e.kind == "org" and e.place == place
@@ -247,6 +253,11 @@ class MentionFinder:
             if person is not None:
                 ids.append(person.id)
                 spans.append((span, person.id))
+            elif _TITLED.match(span) and 2 <= len(name := _words(_TITLED.sub("", span))) <= 3 and all(
+                    _pinyin(w) for w in name) and self._written_names is not None and "".join(name).replace(
+                    "'", "") not in self._written_names:
+                unknown.append(span)  # Dr. Chen Songlin: a person in pinyin whom the documents never write
+                continue
             ordinal = english_ordinal(span)
             headed = any(w in _HEADS_EN for w in words)
             plural = bool(words) and words[-1].endswith("s") and words[-1][:-1] in _HEADS_EN
@@ -377,6 +388,26 @@ class MentionFinder:
         for start in starts:
             out[start] = out[start].upper()
         return "".join(out)
+
+    @cached_property
+    def _written_names(self) -> frozenset[str] | None:
+        """The pinyin (every reading) of each two or three characters of the documents that start with a surname:
+        the names they write, whether or not the index took them for a person (特约记者潘健兴: panjianxing); None
+        for a collection too large to spell out so (then no such name is judged unknown)."""
+        text = self.corpus_text() if self.corpus_text is not None else ""
+        if len(text) > _SPELLED_TEXT_LIMIT:
+            return None
+        sounds = reverse_dictionary().sounds
+        out: set[str] = set()
+        for i, c in enumerate(text):
+            if c not in SURNAMES:
+                continue
+            keys = [""]
+            for size, ch in enumerate(text[i : i + 3], 1):
+                keys = [k + r for k in keys for r in sorted(sounds.get(ch, ()))[:3]]
+                if size >= 2:
+                    out.update(keys)
+        return frozenset(out)
 
     def _person(self, words: list[str]) -> Entity | None:
         for size in (3, 2):

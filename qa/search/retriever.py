@@ -29,6 +29,7 @@ from ..index.keywords import tokenize
 from ..index.store import CorpusIndex
 from ..ingest.documents import Passage
 from ..text import fold, folded, simplified, squeeze
+from .attributes import asked
 from .grounding import Grounding
 from .mentions import MentionFinder
 from .reader import reader_for
@@ -130,7 +131,7 @@ class Retriever:
         self.entities = entity_table(index)
         # the same few terms are looked up for every question that asks about them (~12 us each in 0.1 M characters)
         self.corpus_has = lru_cache(maxsize=16384)(self.corpus_has)  # type: ignore[method-assign]
-        self.mention_finder = MentionFinder(self.entities, self.corpus_has)
+        self.mention_finder = MentionFinder(self.entities, self.corpus_has, lambda: self._text)
         self.grounding = Grounding(self.entities, [p.doc_id for p in index.passages])
         self.mentions = lru_cache(maxsize=4096)(self.mention_finder.find)
         self._unknown = lru_cache(maxsize=4096)(self._unknown_of)
@@ -217,7 +218,11 @@ class Retriever:
         return list(self._unknown(question))
 
     def _unknown_of(self, question: str) -> tuple[str, ...]:
-        found = [] if self.cross_lingual(question) else unknown_terms(question, self._bigrams, self._text)
+        cross = self.cross_lingual(question)
+        found = [] if cross else unknown_terms(question, self._bigrams, self._text)
+        if not cross:  # a person the question names whom the documents never write (张国栋, beside their 张国华)
+            names = tuple(surface for surface, _ in self.mentions(question).spans)
+            found += [p for p in asked(question, names, False).people if not self.corpus_has(p)]
         terms = list(dict.fromkeys([*found, *self.mentions(question).unknown]))
         return tuple(t for t in terms if not any(o != t and o in t for o in terms))  # 襄阳, not also 襄阳市中心医院
 
