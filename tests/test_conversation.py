@@ -269,6 +269,14 @@ def test_chat_in_a_terminal(seed_index_dir):
     (["荆州一医的“三降一合理”是用来干什么的？", "具体是哪三降？"], "荆州一医三降一合理用来具体是哪三降？", "drill"),
     # an acronym the previous question asked about is what a bare count counts (ECMO, not nothing)
     (["十堰中西医结合医院有没有ECMO", "几台"], "十堰中西医结合医院ECMO几台", "drill"),
+    # "for that" points back to what was asked (the samples), as well as "it" to the hospital
+    (["How many nucleic acid samples did Jingzhou First People's Hospital collect in August 2021?",
+      "How many medical staff did it send out for that?"],
+     "How many medical staff did Jingzhou First People's Hospital send out for that? (nucleic acid samples collect "
+     "August)", "pronoun"),
+    # IT is information technology, not the pronoun: "they" is what refers back
+    (["十堰中西医结合医院这几年买了哪些大设备？", "and which IT systems did they upgrade"],
+     "and which IT systems did they upgrade (十堰中西医结合医院; 设备)", "drill"),
     # 二医 before a word of its own (全院) is still the hospital switched to
     (["十堰市中西医结合医院有多少个党支部完成了换届", "二医全院呢"], "荆州二医有多少个党支部完成了换届", "switch"),
 ])

@@ -263,3 +263,9 @@ def test_a_person_the_articles_never_name_is_unknown(retriever, question, unknow
                                       "疫情最难的那段时间，荆州二医接生了多少人次？"])
 def test_a_person_the_articles_name_or_no_person_is_not_unknown(retriever, question):
     assert not ask(retriever, question, 5).unknown_terms
+
+
+def test_an_acronym_the_articles_never_write_is_unknown(retriever):
+    result = ask(retriever, "Shiyan 中西医结合医院附近有 KTV 吗？", 5)
+    assert "KTV" in result.unknown_terms and not result.found
+    assert not ask(retriever, "十堰中西医结合医院有没有ECMO", 5).unknown_terms  # one they write

@@ -44,13 +44,15 @@ CONV_KINDS = {"switch", "pronoun", "ellipsis", "drill", "shift", "unanswerable",
 LANGS = {"zh", "en"}
 SEED_FILES = ("seed_questions.dev.jsonl", "seed_questions.heldout.jsonl", "seed_questions.dev2.jsonl",
               "seed_questions.dev3.jsonl", "seed_questions.dev4.jsonl", "seed_questions.dev5.jsonl",
-              "seed_questions.dev6.jsonl", "seed_questions.dev7.jsonl")
+              "seed_questions.dev6.jsonl", "seed_questions.dev7.jsonl",
+              "seed_questions.dev8.jsonl")
 CONV_FILES = ("conversations.dev.jsonl", "conversations.heldout.jsonl", "conversations.dev2.jsonl",
               "conversations.dev3.jsonl", "conversations.dev4.jsonl", "conversations.dev5.jsonl",
               "conversations.dev6.jsonl", "conversations.dev7.jsonl",
               "conversations.dev8.jsonl", "conversations.dev9.jsonl", "conversations.dev10.jsonl",
-              "conversations.dev11.jsonl")
-JUNK_FILES = ("junk.txt", "junk.heldout.txt", "junk.dev2.txt", "junk.dev3.txt", "junk.dev4.txt", "junk.dev5.txt")
+              "conversations.dev11.jsonl", "conversations.dev12.jsonl")
+JUNK_FILES = ("junk.txt", "junk.heldout.txt", "junk.dev2.txt", "junk.dev3.txt", "junk.dev4.txt", "junk.dev5.txt",
+              "junk.dev6.txt")
 
 Span = tuple[str, str, int, int]  # doc, where, start, end
 

@@ -56,6 +56,9 @@ _PRONOUN_EN = re.compile(r"\b(?:it|its|he|his|him|she|her|there|this hospital|th
 _DEMONSTRATIVE_EN = re.compile(r"\b(?:they|their|them|those|these|that|this)\b", re.I)
 # an English follow-up that goes on from the previous question (And how many …? Also, …): its words and the
 # previous question's focus, as for a demonstrative
+# a demonstrative standing for what was asked before, at the end of its clause (send out for that?), not a
+# determiner (that year)
+_THAT_AT_END_EN = re.compile(r"\b(?:that|this|those|these)\b(?=\s*(?:[?.!,;]|$))", re.I)
 _CONTINUATION_EN = re.compile(r"^\W*(?:and|also|then|plus)\b", re.I)
 _ANAPHOR_EN = re.compile(r"\b(?:one|ones|the same|that too|too|as well)\b", re.I)
 _FRAGMENT_ZH = re.compile(
@@ -324,6 +327,8 @@ class Resolver:
             return Understood(question, None, (), "shift")
         fragment = self._fragment(question)
         pronoun = (_PRONOUN_ZH if zh else _PRONOUN_EN).search(question)
+        if pronoun is not None and pronoun.group() == "IT":  # which IT systems: information technology, not "it"
+            pronoun = _PRONOUN_EN.search(question, pronoun.end())
         if named and pronoun is not None and topic is not None and not any(self._is_subject(e) for _, e, _ in named):
             named = []  # What is Zhu Xi's position there?: a person named, the hospital still a pronoun
         unit = _THIS_UNIT_ZH.search(question) if zh and topic is not None and not named else None
@@ -379,7 +384,9 @@ class Resolver:
             if thing is not None:  # 它 after 荆州一医卒中中心的…: the centre, not the hospital
                 return Understood(_put(question, pronoun, thing), last, (topic,), "pronoun")
             text = _put(question, pronoun, f"at {name}" if pronoun.group().lower() == "there" else name)
-            if len(_bare(question)) <= _SHORT or not what.terms:
+            # short, asking nothing of its own, or pointing back besides (How many staff did it send out for that?)
+            if len(_bare(question)) <= _SHORT or not what.terms or (
+                    not zh and _THAT_AT_END_EN.search(question[pronoun.end():]) is not None):
                 focus = self._focus(prev, topic)
                 text = f"{focus}{text}" if zh else (f"{text} ({focus})" if focus else text)  # never "()"
             return Understood(text, last, (topic,), "pronoun")
@@ -550,9 +557,11 @@ class Resolver:
             # a phrase the user quoted is one term (“三降一合理”, not 合理), and an interrogative (干什么) is none
             quoted = [squeeze(fold(q)) for q in _QUOTED.findall(question)]
             words = [t[0] for t in what.terms if not _ASKS_ZH.search(t[0]) and not any(t[0] in q for q in quoted)]
-            # and an acronym outside the names (有没有ECMO: ECMO, which 几台？ then counts)
+            # and an acronym outside the names that the documents write (有没有ECMO: ECMO, which 几台？ then counts;
+            # not ICU, which they never write: carried, it would make every later turn ask of an unknown name)
             latin = [w for w in _LATIN_TERM.findall(question)
-                     if not any(w in s for s in named) and not any(w.lower() in t for t in [*quoted, *words])]
+                     if not any(w in s for s in named) and not any(w.lower() in t for t in [*quoted, *words])
+                     and self.retriever.corpus_has(squeeze(fold(w)))]
             folded = squeeze(fold(question))
             found = list(dict.fromkeys([*quoted, *words, *latin]))
             return sorted(found, key=lambda t: (folded.find(squeeze(fold(t))) % (len(folded) + 1)))

@@ -43,6 +43,19 @@ CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
 
+_ACRONYM = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]*[A-Z](?![A-Za-z0-9])")
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by one letter inserted, deleted or replaced."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1:
+        return False
+    i = next((k for k in range(len(a)) if a[k] != b[k]), len(a))
+    return a[i + (len(a) == len(b)):] == b[i + 1:]
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Weights of the legs, and what counts as a question in another script."""
@@ -223,8 +236,23 @@ class Retriever:
         if not cross:  # a person the question names whom the documents never write (张国栋, beside their 张国华)
             names = tuple(surface for surface, _ in self.mentions(question).spans)
             found += [p for p in asked(question, names, False).people if not self.corpus_has(p)]
+            # and an acronym they never write (附近有KTV吗: KTV; 有ECMO吗 asks of one they do)
+            found += [a for a in _ACRONYM.findall(question) if not self._writes_acronym(folded(a))]
         terms = list(dict.fromkeys([*found, *self.mentions(question).unknown]))
         return tuple(t for t in terms if not any(o != t and o in t for o in terms))  # 襄阳, not also 襄阳市中心医院
+
+    def _writes_acronym(self, acronym: str) -> bool:
+        """The documents write ``acronym`` (folded), or one letter away from it when it has three or more (ARPNET
+        for their ARPANET: a typo is no other name)."""
+        if self.corpus_has(acronym):
+            return True
+        return len(acronym) >= 3 and any(_one_edit(acronym, w) for w in self._latin_words
+                                         if abs(len(w) - len(acronym)) <= 1)
+
+    @cached_property
+    def _latin_words(self) -> frozenset[str]:
+        """The words in Latin letters the documents write (folded)."""
+        return frozenset(re.findall(r"[a-z][a-z0-9]*", self._text))
 
     def known_share(self, question: str) -> float:
         """Share of the question's keyword mass that the corpus vocabulary knows (0 for an English
