@@ -105,6 +105,13 @@ def _tagger():
     return jieba.posseg
 
 
+def word_frequency(word: str) -> int:
+    """How often jieba's dictionary counts ``word`` (0 for a word it does not have)."""
+    tokenizer = _tagger().dt.tokenizer
+    tokenizer.check_initialized()
+    return int(tokenizer.FREQ.get(word) or 0)
+
+
 @lru_cache(maxsize=1)
 def _cedict():
     from ..glossary import reverse_dictionary

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..glossary import content_words, english_terms
-from ..index.entities import SURNAMES, is_common_word, is_person
+from ..index.entities import SURNAMES, is_common_word, is_person, word_frequency
 from ..text import fold, squeeze
 from ..text import folded as folded_text  # squeeze(fold(...)), remembered
 
@@ -149,14 +149,9 @@ def _named_person(word: str, flag: str, after: list) -> bool:
     if not is_person(word, flag):
         return False
     following = after[0].word if after else ""
-    if following and _word_frequency(word[-1] + following[0]) >= 10:
+    if following and word_frequency(word[-1] + following[0]) >= 10:
         return False
     return not is_common_word(word[1:]) or bool(following and _PERSON_AFTER.match(following))
-
-
-def _word_frequency(word: str) -> int:
-    """How often jieba's dictionary counts ``word`` (0 for none)."""
-    return int(_tagger().dt.tokenizer.FREQ.get(word) or 0)
 
 
 @dataclass(frozen=True)
@@ -378,13 +373,13 @@ def counts_restated(measure: str | None, question: str, sentence: str) -> bool:
     something the question does not say."""
     if not sentence:
         return False
+    text = _plain_numbers(folded_text(sentence))
     if measure is None:  # How many of the 4309 visits …? against a sentence giving 4309 and no part of it
         whole = _PART_OF_EN.search(question)
-        text = _plain_numbers(folded_text(sentence))
         at = text.find(whole.group(1).replace(",", "")) if whole else -1
         return at >= 0 and not re.search(rf"(?:{_PART_MARK.pattern})[^。；;]{{0,16}}?[0-9]", text[at:])
     pattern = _count_of(measure)
-    said = {m.group(1) for m in pattern.finditer(_plain_numbers(folded_text(sentence)))}
+    said = {m.group(1) for m in pattern.finditer(text)}
     # the figures the question restates, written in digits with their measure (96项, 6968台): a numeral inside a
     # name (区二院, 三基三严) is no figure
     folded_question = folded_text(question)
@@ -395,7 +390,6 @@ def counts_restated(measure: str | None, question: str, sentence: str) -> bool:
     # that gives that figure and counts others beside it (0例轻症转重症; 无创呼吸机107台), none as its part (其中…)
     wholes = [m for m in pattern.finditer(folded_question) if m.group(1)[:1].isdigit()
               and _PART_OF.match(folded_question, m.end())]
-    text = _plain_numbers(folded_text(sentence))
     for whole in wholes:
         at = text.find(whole.group(0))
         if at >= 0 and not any(p.start() > at and _PART_MARK.search(text, at, p.start())

@@ -231,14 +231,16 @@ class Retriever:
         return list(self._unknown(question))
 
     def _unknown_of(self, question: str) -> tuple[str, ...]:
-        cross = self.cross_lingual(question)
-        found = [] if cross else unknown_terms(question, self._bigrams, self._text)
-        if not cross:  # a person the question names whom the documents never write (张国栋, beside their 张国华)
-            names = tuple(surface for surface, _ in self.mentions(question).spans)
+        mentions = self.mentions(question)
+        found: list[str] = []
+        if not self.cross_lingual(question):
+            found = unknown_terms(question, self._bigrams, self._text)
+            # a person the question names whom the documents never write (张国栋, beside their 张国华)
+            names = tuple(surface for surface, _ in mentions.spans)
             found += [p for p in asked(question, names, False).people if not self.corpus_has(p)]
             # and an acronym they never write (附近有KTV吗: KTV; 有ECMO吗 asks of one they do)
             found += [a for a in _ACRONYM.findall(question) if not self._writes_acronym(folded(a))]
-        terms = list(dict.fromkeys([*found, *self.mentions(question).unknown]))
+        terms = list(dict.fromkeys([*found, *mentions.unknown]))
         return tuple(t for t in terms if not any(o != t and o in t for o in terms))  # 襄阳, not also 襄阳市中心医院
 
     def _writes_acronym(self, acronym: str) -> bool:

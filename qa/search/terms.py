@@ -29,7 +29,10 @@ from collections.abc import Container
 from functools import lru_cache
 
 from ..glossary import reverse_dictionary
-from ..index.entities import _tagger  # jieba's part-of-speech tagger, loaded once
+from ..index.entities import (
+    _tagger,  # jieba's part-of-speech tagger, loaded once
+    word_frequency,
+)
 from ..text import fold, squeeze
 
 MAX_NAME_CHARS = 12
@@ -182,9 +185,7 @@ def _meant_names(question: str) -> list[str]:
 
 
 def _is_word(word: str) -> bool:
-    import jieba
-
-    return bool(jieba.dt.FREQ.get(word))
+    return word_frequency(word) > 0
 
 
 def _said(noun: str, text: str) -> bool:
